@@ -1,0 +1,52 @@
+// The validated, immutable configuration snapshot the control plane hands to the data
+// plane. Plain data: controlplane/config.cc fills it from TOML and checks every field;
+// the data plane copies what each worker needs at start.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "dataplane/api/ip_addr.h"
+
+namespace baton::dp {
+
+enum PortRole : uint8_t { kRoleFront = 1u << 0, kRoleBack = 1u << 1, kRoleRepl = 1u << 2 };
+
+struct PortConfig {
+  std::string name;             // "front"; unique
+  uint8_t roles = 0;            // PortRole bits; at least one
+  std::string device;           // "net_af_packet0,iface=front" (vdev) or "0000:03:00.0" (PCI)
+  IpPrefix address;             // owned address and its subnet
+  IpAddr gateway;               // next hop for destinations outside the subnet; may be unset
+  uint16_t mtu_bytes = 1500;    // IP MTU
+  uint16_t vlan_id = 0;         // 0: untagged; otherwise we tag what we send and accept the tag
+};
+
+struct DataplaneConfig {
+  uint16_t workers = 1;               // worker lcores; each gets one RX and one TX queue per port
+  uint32_t idle_backoff_us = 100;     // sleep after empty polls; 0 = busy poll
+  uint32_t idle_polls_before_sleep = 64;  // empty passes before the first sleep
+  uint32_t mbufs_per_port = 8191;     // mempool size per port (n = 2^k - 1 is best for rings)
+  uint16_t rx_descriptors = 1024;
+  uint16_t tx_descriptors = 1024;
+  uint16_t burst = 32;                // packets per rx_burst
+};
+
+struct ArpConfig {
+  uint32_t reachable_ms = 30'000;     // a resolved entry is used without re-checking this long
+  uint32_t stale_ms = 300'000;        // after this, an entry is dropped
+  uint32_t retry_ms = 1'000;          // between requests for an unresolved next hop
+  uint8_t retries = 3;                // requests before an entry is marked failed
+  uint16_t pending_packets = 4;       // packets held per unresolved next hop
+};
+
+struct ConfigSnapshot {
+  uint32_t generation = 0;            // bumped by every successful load
+  std::string source;                 // file it came from, for messages
+  DataplaneConfig dataplane;
+  ArpConfig arp;
+  std::vector<PortConfig> ports;
+};
+
+}  // namespace baton::dp

@@ -1,0 +1,144 @@
+// Counters the data plane publishes, and the names the control plane prints for them.
+// Every drop has a reason here; every reason has a text.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace baton::dp {
+
+template <typename E>
+constexpr size_t Idx(E e) noexcept { return static_cast<size_t>(e); }
+
+enum class DropReason : uint8_t {
+  kNone,
+  kShortFrame,           // shorter than the Ethernet (+VLAN) header
+  kFrameTooLong,         // longer than the port's MTU allows
+  kRxBadFlags,           // the NIC marked the frame bad
+  kNotOurMac,            // unicast to another MAC
+  kVlanMismatch,         // tag absent/present/other than the port's
+  kUnknownEtherType,
+  kArpMalformed,         // wrong hardware/protocol type or lengths, truncated
+  kArpNotForUs,          // request for an address we do not own
+  kArpBadSender,         // sender is broadcast/multicast/zero/our own address
+  kIpv4Short,            // truncated header
+  kIpv4BadVersion,
+  kIpv4BadIhl,
+  kIpv4BadTotalLength,   // total length beyond the frame or below the header
+  kIpv4BadChecksum,
+  kIpv4BadSource,        // broadcast, multicast, loopback or our own
+  kIpv4Fragment,         // fragments are not reassembled (yet)
+  kIpv4TtlExpired,
+  kIpv4NotForUs,         // destination is not an owned address
+  kIpv4UnknownProtocol,
+  kIcmpShort,
+  kIcmpBadChecksum,
+  kIcmpUnsupportedType,  // anything but echo request
+  kArpUnresolved,        // next hop did not answer our ARP requests
+  kArpQueueFull,         // too many packets already waiting for this next hop
+  kNoNextHop,            // destination off-link and no gateway
+  kNoMbuf,
+  kTxFull,               // the TX queue refused the packet
+  kCount
+};
+
+inline constexpr std::array<std::string_view, Idx(DropReason::kCount)> kDropText = {
+    "none",
+    "frame shorter than headers",
+    "frame longer than MTU",
+    "NIC flagged frame bad",
+    "unicast to another MAC",
+    "VLAN tag does not match the port",
+    "unknown EtherType",
+    "malformed ARP",
+    "ARP for an address we do not own",
+    "ARP sender address invalid",
+    "truncated IPv4 header",
+    "IPv4 version is not 4",
+    "IPv4 header length below 20 bytes",
+    "IPv4 total length does not fit the frame",
+    "IPv4 header checksum wrong",
+    "IPv4 source address invalid",
+    "IPv4 fragment (not reassembled)",
+    "IPv4 TTL expired",
+    "IPv4 destination not owned",
+    "IP protocol not handled",
+    "truncated ICMP message",
+    "ICMP checksum wrong",
+    "ICMP type not handled",
+    "next hop did not answer ARP",
+    "too many packets waiting for ARP",
+    "no route to destination",
+    "mbuf pool empty",
+    "TX queue full",
+};
+
+// Short machine names for metrics labels and JSON keys.
+inline constexpr std::array<std::string_view, Idx(DropReason::kCount)> kDropKey = {
+    "none", "short_frame", "frame_too_long", "rx_bad_flags", "not_our_mac", "vlan_mismatch",
+    "unknown_ethertype", "arp_malformed", "arp_not_for_us", "arp_bad_sender", "ipv4_short",
+    "ipv4_bad_version", "ipv4_bad_ihl", "ipv4_bad_total_length", "ipv4_bad_checksum",
+    "ipv4_bad_source", "ipv4_fragment", "ipv4_ttl_expired", "ipv4_not_for_us",
+    "ipv4_unknown_protocol", "icmp_short", "icmp_bad_checksum", "icmp_unsupported_type",
+    "arp_unresolved", "arp_queue_full", "no_next_hop", "no_mbuf", "tx_full",
+};
+
+// Things that happened and are not drops.
+enum class Counter : uint8_t {
+  kArpRequestsAnswered,
+  kArpRequestsSent,
+  kArpRepliesReceived,
+  kGratuitousArpSent,
+  kArpEntriesLearned,
+  kArpEntriesExpired,
+  kIcmpEchoAnswered,
+  kRelayedToWorkers,     // ARP frames copied to the other workers so every cache learns
+  kCount
+};
+
+inline constexpr std::array<std::string_view, Idx(Counter::kCount)> kCounterKey = {
+    "arp_requests_answered", "arp_requests_sent", "arp_replies_received", "gratuitous_arp_sent",
+    "arp_entries_learned", "arp_entries_expired", "icmp_echo_answered", "relayed_to_workers",
+};
+
+struct LcoreStats {
+  uint16_t lcore = 0;
+  uint16_t worker = 0;
+  uint64_t passes = 0;        // loop iterations
+  uint64_t busy_passes = 0;   // iterations that received something
+  uint64_t sleeps = 0;        // idle back-off sleeps
+  uint64_t rx_packets = 0;
+  uint64_t tx_packets = 0;
+  std::array<uint64_t, Idx(Counter::kCount)> counters{};
+  std::array<uint64_t, Idx(DropReason::kCount)> drops{};
+};
+
+struct QueueStats {
+  uint16_t port = 0;
+  uint16_t queue = 0;
+  uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, tx_full = 0;
+};
+
+struct PortStats {
+  std::string name;
+  std::string mac;
+  std::string driver;
+  bool link_up = false;
+  bool rx_ip_checksum_offload = false;
+  bool tx_ip_checksum_offload = false;
+  bool rss = false;
+  uint64_t ipackets = 0, opackets = 0, ibytes = 0, obytes = 0;
+  uint64_t imissed = 0, ierrors = 0, oerrors = 0, rx_nombuf = 0;
+};
+
+struct StatsSnapshot {
+  std::vector<PortStats> ports;
+  std::vector<QueueStats> queues;
+  std::vector<LcoreStats> lcores;
+};
+
+}  // namespace baton::dp
