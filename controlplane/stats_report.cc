@@ -1,1 +1,100 @@
-// filled in below
+#include "controlplane/stats_report.h"
+
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+namespace baton::cp {
+
+nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
+  using nlohmann::json;
+  json out;
+  out["ports"] = json::array();
+  for (const dp::PortStats& p : stats.ports) {
+    out["ports"].push_back({{"name", p.name},
+                            {"mac", p.mac},
+                            {"driver", p.driver},
+                            {"link_up", p.link_up},
+                            {"rss", p.rss},
+                            {"rx_ip_checksum_offload", p.rx_ip_checksum_offload},
+                            {"tx_ip_checksum_offload", p.tx_ip_checksum_offload},
+                            {"ipackets", p.ipackets},
+                            {"opackets", p.opackets},
+                            {"ibytes", p.ibytes},
+                            {"obytes", p.obytes},
+                            {"imissed", p.imissed},
+                            {"ierrors", p.ierrors},
+                            {"oerrors", p.oerrors},
+                            {"rx_nombuf", p.rx_nombuf}});
+  }
+  out["queues"] = json::array();
+  for (const dp::QueueStats& q : stats.queues) {
+    out["queues"].push_back({{"port", q.port},
+                             {"queue", q.queue},
+                             {"rx_packets", q.rx_packets},
+                             {"rx_bytes", q.rx_bytes},
+                             {"tx_packets", q.tx_packets},
+                             {"tx_bytes", q.tx_bytes},
+                             {"tx_full", q.tx_full}});
+  }
+  out["lcores"] = json::array();
+  json total_drops = json::object(), total_counters = json::object();
+  for (size_t i = 1; i < dp::kDropKey.size(); ++i) total_drops[std::string(dp::kDropKey[i])] = 0;
+  for (size_t i = 0; i < dp::kCounterKey.size(); ++i) total_counters[std::string(dp::kCounterKey[i])] = 0;
+  for (const dp::LcoreStats& l : stats.lcores) {
+    json drops = json::object(), counters = json::object();
+    for (size_t i = 1; i < l.drops.size(); ++i) {
+      const std::string key(dp::kDropKey[i]);
+      drops[key] = l.drops[i];
+      total_drops[key] = total_drops[key].get<uint64_t>() + l.drops[i];
+    }
+    for (size_t i = 0; i < l.counters.size(); ++i) {
+      const std::string key(dp::kCounterKey[i]);
+      counters[key] = l.counters[i];
+      total_counters[key] = total_counters[key].get<uint64_t>() + l.counters[i];
+    }
+    out["lcores"].push_back({{"lcore", l.lcore},
+                             {"worker", l.worker},
+                             {"passes", l.passes},
+                             {"busy_passes", l.busy_passes},
+                             {"sleeps", l.sleeps},
+                             {"rx_packets", l.rx_packets},
+                             {"tx_packets", l.tx_packets},
+                             {"counters", counters},
+                             {"drops", drops}});
+  }
+  out["drops"] = total_drops;
+  out["counters"] = total_counters;
+  return out;
+}
+
+std::string StatsReport(const dp::StatsSnapshot& stats) {
+  std::ostringstream o;
+  for (const dp::PortStats& p : stats.ports) {
+    o << "port " << p.name << " (" << p.driver << ", " << p.mac << ", link " << (p.link_up ? "up" : "down")
+      << "): rx " << p.ipackets << " pkts / " << p.ibytes << " B, tx " << p.opackets << " pkts / " << p.obytes
+      << " B, missed " << p.imissed << ", rx errors " << p.ierrors << ", tx errors " << p.oerrors << "\n";
+  }
+  for (const dp::LcoreStats& l : stats.lcores) {
+    o << "worker " << l.worker << " (lcore " << l.lcore << "): rx " << l.rx_packets << ", tx " << l.tx_packets
+      << ", passes " << l.passes << " (busy " << l.busy_passes << "), idle sleeps " << l.sleeps << "\n";
+    for (size_t i = 0; i < l.counters.size(); ++i)
+      if (l.counters[i] != 0) o << "  " << dp::kCounterKey[i] << ": " << l.counters[i] << "\n";
+    for (size_t i = 1; i < l.drops.size(); ++i)
+      if (l.drops[i] != 0) o << "  drop " << dp::kDropKey[i] << " (" << dp::kDropText[i] << "): " << l.drops[i] << "\n";
+  }
+  return o.str();
+}
+
+bool WriteStatsFile(const std::string& path, const dp::StatsSnapshot& stats) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) return false;
+    f << StatsToJson(stats).dump(2) << "\n";
+    if (!f.flush()) return false;
+  }
+  return std::rename(tmp.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace baton::cp

@@ -1,1 +1,183 @@
-// filled in below
+// dataplane/api/control.h: EAL, ports, workers; start, stats and stop.
+#include <rte_eal.h>
+#include <rte_errno.h>
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+#include <rte_lcore.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "dataplane/api/control.h"
+#include "dataplane/port.h"
+#include "dataplane/worker.h"
+
+namespace baton::dp {
+namespace {
+
+struct Dataplane {
+  bool eal_ready = false;
+  std::atomic<bool> stop{false};
+  std::vector<PortRuntime> ports;
+  std::vector<rte_ring*> inboxes;
+  std::vector<std::unique_ptr<Worker>> workers;
+  bool launched = false;
+};
+
+Dataplane& Dp() {
+  static Dataplane dp;
+  return dp;
+}
+
+bool HasArg(const std::vector<std::string>& args, std::initializer_list<const char*> names) {
+  for (const std::string& a : args)
+    for (const char* n : names)
+      if (a == n || a.rfind(std::string(n) + "=", 0) == 0) return true;
+  return false;
+}
+
+// EAL arguments pass through as given; two defaults make a bare `baton run` work:
+// every lcore may float on every CPU (so N workers run on a 2-CPU VM), and the
+// process keeps no shared hugepage files (several batons can run side by side).
+std::vector<std::string> EalArgs(const ConfigSnapshot& config, const StartOptions& options) {
+  std::vector<std::string> args{"baton"};
+  args.insert(args.end(), options.eal_args.begin(), options.eal_args.end());
+  if (!HasArg(options.eal_args, {"-l", "-c", "--lcores"})) {
+    const unsigned cpus = std::max(1u, std::thread::hardware_concurrency());
+    args.push_back("--lcores=(0-" + std::to_string(config.dataplane.workers) + ")@(0-" +
+                   std::to_string(cpus - 1) + ")");
+  }
+  if (!HasArg(options.eal_args, {"--file-prefix", "--in-memory"})) args.push_back("--in-memory");
+  return args;
+}
+
+int WorkerMain(void* arg) {
+  static_cast<Worker*>(arg)->Run(Dp().stop);
+  return 0;
+}
+
+}  // namespace
+
+std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
+  Dataplane& dp = Dp();
+  if (dp.eal_ready) return "data plane already started";
+  if (config.ports.size() > kMaxPorts) return "at most " + std::to_string(kMaxPorts) + " ports";
+  std::vector<std::string> args = EalArgs(config, options);
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (rte_eal_init(int(args.size()), argv.data()) < 0)
+    return std::string("EAL initialisation failed: ") + rte_strerror(rte_errno);
+  dp.eal_ready = true;
+
+  std::vector<unsigned> lcores;
+  unsigned lcore;
+  RTE_LCORE_FOREACH_WORKER(lcore) lcores.push_back(lcore);
+  if (lcores.size() < config.dataplane.workers) {
+    Stop();
+    return "config wants " + std::to_string(config.dataplane.workers) + " workers, EAL has " +
+           std::to_string(lcores.size()) + " worker lcores (check -l/--lcores)";
+  }
+
+  dp.ports.resize(config.ports.size());
+  for (uint16_t i = 0; i < config.ports.size(); ++i) {
+    if (std::string err = OpenPort(config.ports[i], config.dataplane, i, dp.ports[i]); !err.empty()) {
+      Stop();
+      return err;
+    }
+  }
+  if (config.dataplane.workers > 1) {
+    for (uint16_t w = 0; w < config.dataplane.workers; ++w) {
+      const std::string name = "baton_inbox_" + std::to_string(w);
+      rte_ring* r = rte_ring_create_elem(name.c_str(), sizeof(NeighborNote), 1024, int(rte_socket_id()),
+                                         RING_F_SC_DEQ);
+      if (r == nullptr) {
+        Stop();
+        return "cannot create worker inbox ring: " + std::string(rte_strerror(rte_errno));
+      }
+      dp.inboxes.push_back(r);
+    }
+  }
+  for (uint16_t w = 0; w < config.dataplane.workers; ++w)
+    dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes));
+  dp.stop.store(false);
+  for (auto& w : dp.workers) {
+    if (int rc = rte_eal_remote_launch(WorkerMain, w.get(), w->lcore()); rc != 0) {
+      Stop();
+      return "cannot launch worker on lcore " + std::to_string(w->lcore());
+    }
+  }
+  dp.launched = true;
+  return "";
+}
+
+StatsSnapshot SnapshotStats() {
+  Dataplane& dp = Dp();
+  StatsSnapshot s;
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  for (const PortRuntime& p : dp.ports) {
+    PortStats ps;
+    ps.name = p.name;
+    ps.mac = p.mac.ToString();
+    ps.driver = p.driver;
+    ps.rss = p.rss;
+    ps.rx_ip_checksum_offload = p.rx_ip_checksum_offload;
+    ps.tx_ip_checksum_offload = p.tx_ip_checksum_offload;
+    rte_eth_link link{};
+    if (p.started && rte_eth_link_get_nowait(p.dpdk_id, &link) == 0) ps.link_up = link.link_status != 0;
+    rte_eth_stats st{};
+    if (p.started && rte_eth_stats_get(p.dpdk_id, &st) == 0) {
+      ps.ipackets = st.ipackets;
+      ps.opackets = st.opackets;
+      ps.ibytes = st.ibytes;
+      ps.obytes = st.obytes;
+      ps.imissed = st.imissed;
+      ps.ierrors = st.ierrors;
+      ps.oerrors = st.oerrors;
+      ps.rx_nombuf = st.rx_nombuf;
+    }
+    s.ports.push_back(std::move(ps));
+  }
+  for (const auto& w : dp.workers) {
+    const PublishedStats& pub = w->published();
+    LcoreStats ls;
+    ls.lcore = w->lcore();
+    ls.worker = w->index();
+    ls.passes = pub.passes.load(kRelaxed);
+    ls.busy_passes = pub.busy_passes.load(kRelaxed);
+    ls.sleeps = pub.sleeps.load(kRelaxed);
+    ls.rx_packets = pub.rx_packets.load(kRelaxed);
+    ls.tx_packets = pub.tx_packets.load(kRelaxed);
+    for (size_t i = 0; i < ls.counters.size(); ++i) ls.counters[i] = pub.counters[i].load(kRelaxed);
+    for (size_t i = 0; i < ls.drops.size(); ++i) ls.drops[i] = pub.drops[i].load(kRelaxed);
+    s.lcores.push_back(ls);
+    for (uint16_t p = 0; p < dp.ports.size(); ++p) {
+      const PublishedStats::Queue& q = pub.queues[p];
+      s.queues.push_back(QueueStats{p, w->index(), q.rx_packets.load(kRelaxed), q.rx_bytes.load(kRelaxed),
+                                    q.tx_packets.load(kRelaxed), q.tx_bytes.load(kRelaxed),
+                                    q.tx_full.load(kRelaxed)});
+    }
+  }
+  return s;
+}
+
+void Stop() {
+  Dataplane& dp = Dp();
+  if (!dp.eal_ready) return;
+  dp.stop.store(true);
+  if (dp.launched) rte_eal_mp_wait_lcore();
+  dp.launched = false;
+  dp.workers.clear();  // frees what sat in TX buffers, before the pools go
+  for (PortRuntime& p : dp.ports) ClosePort(p);
+  dp.ports.clear();
+  for (rte_ring* r : dp.inboxes) rte_ring_free(r);
+  dp.inboxes.clear();
+  rte_eal_cleanup();
+  dp.eal_ready = false;
+}
+
+}  // namespace baton::dp

@@ -1,1 +1,241 @@
-// filled in below
+#include "dataplane/worker.h"
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <algorithm>
+
+#include "dataplane/net/wire.h"
+
+namespace baton::dp {
+namespace {
+
+uint64_t NowUs(uint64_t hz) noexcept {
+  const uint64_t c = rte_get_timer_cycles();
+  return c / hz * 1'000'000 + c % hz * 1'000'000 / hz;
+}
+
+IpChecksumState RxChecksum(const rte_mbuf* m) noexcept {
+  switch (m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_IP_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_IP_CKSUM_NONE:  // checksum field unset but header verified (virtio)
+      return IpChecksumState::kGood;
+    case RTE_MBUF_F_RX_IP_CKSUM_BAD:
+      return IpChecksumState::kBad;
+    default:
+      return IpChecksumState::kUnknown;
+  }
+}
+
+void SetTxOffload(rte_mbuf* m, const TxMeta& tx) noexcept {
+  if (!tx.ip_checksum_offload) return;
+  m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+  m->l2_len = tx.l2_len;
+  m->l3_len = tx.l3_len;
+}
+
+}  // namespace
+
+Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
+               std::span<const PortRuntime> ports, std::span<rte_ring* const> inboxes)
+    : index_(index),
+      lcore_(lcore),
+      config_(config.dataplane),
+      ports_(ports.begin(), ports.end()),
+      inboxes_(inboxes.begin(), inboxes.end()),
+      l3_(config.arp, counters_) {
+  config_.burst = std::min<uint16_t>(config_.burst, kMaxBurst);
+  for (size_t i = 0; i < ports_.size(); ++i)
+    l3_.AddPort(PortIdentity::FromConfig(config.ports[i], ports_[i].mac, ports_[i].tx_ip_checksum_offload));
+}
+
+Worker::~Worker() {
+  for (uint16_t p = 0; p < ports_.size(); ++p) {
+    rte_pktmbuf_free_bulk(tx_[p].pkts.data(), tx_[p].count);
+    tx_[p].count = 0;
+  }
+  if (building_ != nullptr) rte_pktmbuf_free(building_);
+}
+
+void Worker::Run(const std::atomic<bool>& stop) {
+  const uint64_t hz = rte_get_timer_hz();
+  uint64_t now_us = NowUs(hz);
+  // Only worker 0 announces the box, so peers see one gratuitous ARP per port.
+  if (index_ == 0) l3_.Start(now_us, *this);
+  FlushAll();
+  uint64_t next_tick_us = now_us + kTickUs;
+  uint32_t idle_passes = 0;
+  while (!stop.load(std::memory_order_relaxed)) {
+    now_us = NowUs(hz);
+    ++passes_;
+    uint32_t work = DrainInbox(now_us);
+    for (uint16_t p = 0; p < ports_.size(); ++p) work += PollPort(p, now_us);
+    FlushAll();
+    if (now_us >= next_tick_us) {
+      l3_.Advance(now_us, *this);
+      FlushAll();
+      Publish();
+      next_tick_us = now_us + kTickUs;
+    }
+    if (work != 0) {
+      ++busy_passes_;
+      idle_passes = 0;
+    } else if (config_.idle_backoff_us != 0 && ++idle_passes >= config_.idle_polls_before_sleep) {
+      // Idle back-off: a poll-mode core must not starve a small machine's other work.
+      rte_delay_us_sleep(config_.idle_backoff_us);
+      ++sleeps_;
+    }
+  }
+  FlushAll();
+  Publish();
+}
+
+uint16_t Worker::PollPort(uint16_t port, uint64_t now_us) {
+  std::array<rte_mbuf*, kMaxBurst> rx;
+  const uint16_t n = rte_eth_rx_burst(ports_[port].dpdk_id, index_, rx.data(), config_.burst);
+  QueueCounters& q = queue_counters_[port];
+  for (uint16_t i = 0; i < n; ++i) {
+    q.rx_bytes += rte_pktmbuf_pkt_len(rx[i]);
+    HandleFrame(port, rx[i], now_us);
+  }
+  q.rx_packets += n;
+  rx_packets_ += n;
+  return n;
+}
+
+void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
+  if (m->nb_segs != 1) [[unlikely]] {  // mbufs hold a whole MTU-sized frame
+    counters_.Drop(DropReason::kFrameTooLong);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  const RxMeta meta{port, RxChecksum(m)};
+  const MutByteView frame(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m));
+  const InputResult r = l3_.Input(frame, meta, now_us, *this);
+  if (r.learned_ip != 0) ShareNeighbor(port, r.learned_ip, r.learned_mac);
+  switch (r.verdict) {
+    case Verdict::kReply:
+      m->data_len = m->pkt_len = r.tx_len;
+      m->ol_flags = 0;
+      SetTxOffload(m, r.tx);
+      Enqueue(port, m);
+      return;
+    case Verdict::kDrop:      // counted by the stack
+    case Verdict::kConsumed:
+      rte_pktmbuf_free(m);
+      return;
+  }
+}
+
+void Worker::ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac) {
+  if (inboxes_.size() < 2) return;
+  const NeighborNote note{ip, port, mac.b, 0};
+  for (uint16_t w = 0; w < inboxes_.size(); ++w) {
+    if (w == index_) continue;
+    // A full inbox loses only a cache hint: that worker will ask ARP itself.
+    NeighborNote copy = note;  // the DPDK API takes a non-const pointer
+    if (rte_ring_mp_enqueue_elem(inboxes_[w], &copy, sizeof(copy)) == 0)
+      counters_.Count(Counter::kRelayedToWorkers);
+  }
+}
+
+uint16_t Worker::DrainInbox(uint64_t now_us) {
+  if (inboxes_.size() < 2) return 0;
+  std::array<NeighborNote, 32> notes;
+  const unsigned n = rte_ring_sc_dequeue_burst_elem(inboxes_[index_], notes.data(), sizeof(NeighborNote),
+                                                    notes.size(), nullptr);
+  for (unsigned i = 0; i < n; ++i) {
+    MacAddr mac;
+    mac.b = notes[i].mac;
+    l3_.LearnFromPeer(notes[i].port, notes[i].ip, mac, now_us, *this);
+  }
+  return uint16_t(n);
+}
+
+void Worker::Enqueue(uint16_t port, rte_mbuf* m) {
+  TxBuffer& b = tx_[port];
+  if (b.count == b.pkts.size()) Flush(port);
+  b.pkts[b.count++] = m;
+}
+
+void Worker::Flush(uint16_t port) {
+  TxBuffer& b = tx_[port];
+  if (b.count == 0) return;
+  uint64_t bytes = 0;
+  for (uint16_t i = 0; i < b.count; ++i) bytes += rte_pktmbuf_pkt_len(b.pkts[i]);
+  const uint16_t sent = rte_eth_tx_burst(ports_[port].dpdk_id, index_, b.pkts.data(), b.count);
+  QueueCounters& q = queue_counters_[port];
+  if (sent < b.count) [[unlikely]] {
+    for (uint16_t i = sent; i < b.count; ++i) bytes -= rte_pktmbuf_pkt_len(b.pkts[i]);
+    const uint16_t unsent = uint16_t(b.count - sent);
+    q.tx_full += unsent;
+    counters_.Drop(DropReason::kTxFull, unsent);
+    rte_pktmbuf_free_bulk(b.pkts.data() + sent, unsent);
+  }
+  q.tx_packets += sent;
+  q.tx_bytes += bytes;
+  tx_packets_ += sent;
+  b.count = 0;
+}
+
+void Worker::FlushAll() {
+  for (uint16_t p = 0; p < ports_.size(); ++p) Flush(p);
+}
+
+void Worker::Publish() {
+  constexpr auto kRelaxed = std::memory_order_relaxed;
+  published_.passes.store(passes_, kRelaxed);
+  published_.busy_passes.store(busy_passes_, kRelaxed);
+  published_.sleeps.store(sleeps_, kRelaxed);
+  published_.rx_packets.store(rx_packets_, kRelaxed);
+  published_.tx_packets.store(tx_packets_, kRelaxed);
+  for (size_t i = 0; i < counters_.counters.size(); ++i) published_.counters[i].store(counters_.counters[i], kRelaxed);
+  for (size_t i = 0; i < counters_.drops.size(); ++i) published_.drops[i].store(counters_.drops[i], kRelaxed);
+  for (size_t p = 0; p < ports_.size(); ++p) {
+    const QueueCounters& q = queue_counters_[p];
+    PublishedStats::Queue& out = published_.queues[p];
+    out.rx_packets.store(q.rx_packets, kRelaxed);
+    out.rx_bytes.store(q.rx_bytes, kRelaxed);
+    out.tx_packets.store(q.tx_packets, kRelaxed);
+    out.tx_bytes.store(q.tx_bytes, kRelaxed);
+    out.tx_full.store(q.tx_full, kRelaxed);
+  }
+}
+
+MutByteView Worker::Alloc(uint16_t port, uint16_t len) {
+  if (building_ != nullptr) rte_pktmbuf_free(building_);  // Alloc without Send: discard
+  building_ = rte_pktmbuf_alloc(ports_[port].pool);
+  if (building_ == nullptr) return {};
+  uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(building_, len));
+  if (data == nullptr) {
+    rte_pktmbuf_free(building_);
+    building_ = nullptr;
+    return {};
+  }
+  return {data, len};
+}
+
+void Worker::Send(uint16_t port, uint16_t len, const TxMeta& tx) {
+  rte_mbuf* m = building_;
+  building_ = nullptr;
+  if (m == nullptr) return;
+  m->data_len = m->pkt_len = len;
+  SetTxOffload(m, tx);
+  Enqueue(port, m);
+}
+
+void Worker::ReleasePending(uint16_t port, PacketHandle pkt, const MacAddr& dst) {
+  rte_mbuf* m = reinterpret_cast<rte_mbuf*>(pkt);
+  const PortIdentity& id = l3_.Port(port);
+  // Queued packets carry room for the Ethernet header at their start.
+  WriteEthernet(rte_pktmbuf_mtod(m, uint8_t*), id.mac, dst, id.vlan_id, wire::kEtherTypeIpv4);
+  Enqueue(port, m);
+}
+
+void Worker::DropPending(uint16_t, PacketHandle pkt) {
+  rte_pktmbuf_free(reinterpret_cast<rte_mbuf*>(pkt));
+}
+
+}  // namespace baton::dp

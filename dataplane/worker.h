@@ -1,0 +1,99 @@
+// One worker lcore: polls its RX queue on every port, runs L2/L3 (and later TCP/TLS)
+// to completion, flushes TX, runs timers, and backs off when idle.
+#pragma once
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "dataplane/api/config.h"
+#include "dataplane/api/stats.h"
+#include "dataplane/net/counters.h"
+#include "dataplane/net/l3_stack.h"
+#include "dataplane/port.h"
+
+struct rte_mbuf;
+struct rte_ring;
+
+namespace baton::dp {
+
+// A neighbour learned by one worker, for the others (16 bytes: one ring element).
+struct NeighborNote {
+  uint32_t ip;
+  uint16_t port;
+  std::array<uint8_t, 6> mac;
+  uint32_t reserved;
+};
+static_assert(sizeof(NeighborNote) == 16);
+
+// Counters published by a worker for the main lcore: relaxed atomics, written by the
+// worker only, copied from its private counters once per timer tick and at exit.
+struct PublishedStats {
+  std::atomic<uint64_t> passes{0}, busy_passes{0}, sleeps{0}, rx_packets{0}, tx_packets{0};
+  std::array<std::atomic<uint64_t>, Idx(Counter::kCount)> counters{};
+  std::array<std::atomic<uint64_t>, Idx(DropReason::kCount)> drops{};
+  struct Queue {
+    std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0}, tx_full{0};
+  };
+  std::array<Queue, kMaxPorts> queues{};
+};
+
+class Worker final : private FrameSink {
+ public:
+  Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
+         std::span<const PortRuntime> ports, std::span<rte_ring* const> inboxes);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // The lcore's loop; returns when `stop` becomes true.
+  void Run(const std::atomic<bool>& stop);
+
+  uint16_t index() const noexcept { return index_; }
+  uint16_t lcore() const noexcept { return lcore_; }
+  const PublishedStats& published() const noexcept { return published_; }
+
+ private:
+  static constexpr uint16_t kMaxBurst = 256;
+  static constexpr uint64_t kTickUs = 1000;  // timers and stats publication
+
+  struct TxBuffer {
+    std::array<rte_mbuf*, kMaxBurst> pkts{};
+    uint16_t count = 0;
+  };
+  struct QueueCounters {
+    uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, tx_full = 0;
+  };
+
+  uint16_t PollPort(uint16_t port, uint64_t now_us);
+  void HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us);
+  void ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac);
+  uint16_t DrainInbox(uint64_t now_us);
+  void Enqueue(uint16_t port, rte_mbuf* m);
+  void Flush(uint16_t port);
+  void FlushAll();
+  void Publish();
+
+  // FrameSink
+  MutByteView Alloc(uint16_t port, uint16_t len) override;
+  void Send(uint16_t port, uint16_t len, const TxMeta& tx) override;
+  void ReleasePending(uint16_t port, PacketHandle pkt, const MacAddr& dst) override;
+  void DropPending(uint16_t port, PacketHandle pkt) override;
+
+  uint16_t index_;
+  uint16_t lcore_;
+  DataplaneConfig config_;
+  std::vector<PortRuntime> ports_;
+  std::vector<rte_ring*> inboxes_;   // every worker's, indexed by worker
+  DpCounters counters_;
+  L3Stack l3_;
+  std::array<TxBuffer, kMaxPorts> tx_{};
+  std::array<QueueCounters, kMaxPorts> queue_counters_{};
+  rte_mbuf* building_ = nullptr;     // the frame last handed out by Alloc()
+  uint64_t passes_ = 0, busy_passes_ = 0, sleeps_ = 0, rx_packets_ = 0, tx_packets_ = 0;
+  PublishedStats published_;
+};
+
+}  // namespace baton::dp
