@@ -2,6 +2,7 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_ether.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 
@@ -108,6 +109,13 @@ uint16_t Worker::PollPort(uint16_t port, uint64_t now_us) {
 void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
   if (m->nb_segs != 1) [[unlikely]] {  // mbufs hold a whole MTU-sized frame
     counters_.Drop(DropReason::kFrameTooLong);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  // Some PMDs (af_packet, NICs with VLAN strip) hand the 802.1Q tag out of band; the
+  // L2 code reads tags in band, so put it back where it was.
+  if ((m->ol_flags & RTE_MBUF_F_RX_VLAN_STRIPPED) && rte_vlan_insert(&m) != 0) [[unlikely]] {
+    counters_.Drop(DropReason::kNoMbuf);
     rte_pktmbuf_free(m);
     return;
   }

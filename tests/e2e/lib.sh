@@ -3,8 +3,7 @@
 # shellcheck shell=bash
 
 TESTBED="${ROOT}/tests/testbed/testbed.sh"
-BATON="${BATON:-${ROOT}/build/baton}"
-[[ -x ${BATON} ]] || BATON="${ROOT}/build/controlplane/baton"
+BATON="${BATON:-${ROOT}/build/controlplane/baton}"
 E2E_TMP="$(mktemp -d /tmp/baton-e2e.XXXXXX)"
 BOX_PIDS=()
 

@@ -26,19 +26,24 @@ def raw_ip(**fields):
 
 
 cases = {
-    # Ethernet with a VLAN tag and nothing after it: shorter than its headers.
-    "short_frame": l2() / Dot1Q(vlan=0),
+    # A truncated Ethernet header: the sending kernel pads a packet-socket frame to
+    # 14 bytes with zeros, so it arrives as EtherType 0. (A truly short frame never
+    # crosses a veth; kShortFrame is covered by the crafted-packet tests.)
+    "unknown_ethertype": Raw(bytes.fromhex(dst_mac.replace(":", "")) + b"\x02\x00\x00\x00\x00\x01"),
     # 4 bytes of IPv4 header only.
     "ipv4_short": Ether(dst=dst_mac, type=0x0800) / Raw(b"\x45\x00\x00\x14"),
     "ipv4_bad_checksum": l2() / IP(bytes(raw_ip(chksum=0x1234))),
     "ipv4_bad_ihl": l2() / raw_ip(ihl=3),
     "ipv4_bad_total_length": l2() / raw_ip(len=1400),
-    "ipv4_bad_version": l2() / Raw(b"\x65" + bytes(raw_ip())[1:]),
-    "ipv4_fragment": l2() / raw_ip(flags="MF"),
+    "ipv4_bad_version": Ether(dst=dst_mac, type=0x0800) / Raw(b"\x65" + bytes(raw_ip())[1:]),
+    # No IPv4 fragment here: DPDK 22.11's af_packet PMD opens its socket with
+    # PACKET_FANOUT_FLAG_DEFRAG, so the kernel reassembles or holds fragments before
+    # baton sees them. Fragment drops are covered by the crafted-packet tests.
     "arp_malformed": l2() / ARP(op=1, hwlen=8, plen=4, pdst=dst_ip, psrc=src_ip),
     "icmp_bad_checksum": l2() / IP(src=src_ip, dst=dst_ip) / ICMP(chksum=0x4321) / Raw(b"y" * 8),
     "ipv4_not_for_us": l2() / IP(src=src_ip, dst="198.18.2.99") / ICMP(),
-    # A jumbo frame; the test raises the link MTU so the kernel lets it through.
+    # A jumbo frame; the test raises the links' MTU so the kernel lets it through;
+    # af_packet hands baton its first frame-size bytes, still longer than the MTU.
     "frame_too_long": l2() / IP(src=src_ip, dst=dst_ip) / ICMP() / Raw(b"z" * (9000 - 28)),
 }
 

@@ -273,6 +273,15 @@ add_bridge() {
     local ns=$1 br=$2
     ip -n "${ns}" link add "${br}" type bridge stp_state 0 forward_delay 0
     ip -n "${ns}" link set "${br}" up
+    # Hosts with br_netfilter loaded would pass bridged frames through iptables and
+    # conntrack, which reassembles IP fragments and drops odd frames before they
+    # reach a box: our bridges must be plain wires.
+    local key
+    for key in bridge-nf-call-iptables bridge-nf-call-ip6tables bridge-nf-call-arptables; do
+        if [[ -e /proc/sys/net/bridge/${key} ]]; then
+            ns_sysctl "${ns}" "net.bridge.${key}=0" || warn "cannot turn off ${key} in ${ns}"
+        fi
+    done
 }
 
 enslave() {
