@@ -90,10 +90,7 @@ int Run(const RunArgs& args) {
     if (args.duration_s > 0 && now - started >= std::chrono::duration<double>(args.duration_s)) break;
   }
   std::cout << "baton: stopping" << std::endl;
-  const baton::dp::StatsSnapshot final_stats = baton::dp::SnapshotStats();
-  baton::dp::Stop();
-  // Workers published their last counters before exiting; the snapshot taken just
-  // before Stop() may miss the final millisecond, so take the file from it anyway.
+  const baton::dp::StatsSnapshot final_stats = baton::dp::Stop();
   if (!args.stats_file.empty()) (void)baton::cp::WriteStatsFile(args.stats_file, final_stats);
   std::cout << baton::cp::StatsReport(final_stats) << "baton: stopped" << std::endl;
   return 0;

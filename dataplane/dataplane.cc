@@ -78,7 +78,7 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
   unsigned lcore;
   RTE_LCORE_FOREACH_WORKER(lcore) lcores.push_back(lcore);
   if (lcores.size() < config.dataplane.workers) {
-    Stop();
+    (void)Stop();
     return "config wants " + std::to_string(config.dataplane.workers) + " workers, EAL has " +
            std::to_string(lcores.size()) + " worker lcores (check -l/--lcores)";
   }
@@ -86,7 +86,7 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
   dp.ports.resize(config.ports.size());
   for (uint16_t i = 0; i < config.ports.size(); ++i) {
     if (std::string err = OpenPort(config.ports[i], config.dataplane, i, dp.ports[i]); !err.empty()) {
-      Stop();
+      (void)Stop();
       return err;
     }
   }
@@ -96,7 +96,7 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
       rte_ring* r = rte_ring_create_elem(name.c_str(), sizeof(NeighborNote), 1024, int(rte_socket_id()),
                                          RING_F_SC_DEQ);
       if (r == nullptr) {
-        Stop();
+        (void)Stop();
         return "cannot create worker inbox ring: " + std::string(rte_strerror(rte_errno));
       }
       dp.inboxes.push_back(r);
@@ -107,7 +107,7 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
   dp.stop.store(false);
   for (auto& w : dp.workers) {
     if (int rc = rte_eal_remote_launch(WorkerMain, w.get(), w->lcore()); rc != 0) {
-      Stop();
+      (void)Stop();
       return "cannot launch worker on lcore " + std::to_string(w->lcore());
     }
   }
@@ -165,12 +165,13 @@ StatsSnapshot SnapshotStats() {
   return s;
 }
 
-void Stop() {
+StatsSnapshot Stop() {
   Dataplane& dp = Dp();
-  if (!dp.eal_ready) return;
+  if (!dp.eal_ready) return {};
   dp.stop.store(true);
   if (dp.launched) rte_eal_mp_wait_lcore();
   dp.launched = false;
+  StatsSnapshot final_stats = SnapshotStats();
   dp.workers.clear();  // frees what sat in TX buffers, before the pools go
   for (PortRuntime& p : dp.ports) ClosePort(p);
   dp.ports.clear();
@@ -178,6 +179,7 @@ void Stop() {
   dp.inboxes.clear();
   rte_eal_cleanup();
   dp.eal_ready = false;
+  return final_stats;
 }
 
 }  // namespace baton::dp

@@ -23,7 +23,8 @@ struct StartOptions {
 // stopping anyone (each is written by one lcore; a read may be one burst stale).
 [[nodiscard]] StatsSnapshot SnapshotStats();
 
-// Stops the workers, then the ports, and releases EAL memory. Idempotent.
-void Stop();
+// Stops the workers, then the ports, and releases EAL memory. Idempotent. Returns the
+// final counters, taken after the workers stopped (so nothing is missing from them).
+StatsSnapshot Stop();
 
 }  // namespace baton::dp
