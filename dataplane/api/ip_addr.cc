@@ -11,6 +11,8 @@ std::optional<IpAddr> IpAddr::Parse(std::string_view text) {
   // inet_pton needs a NUL-terminated string; addresses are short, so bound the copy.
   char buf[INET6_ADDRSTRLEN + 1];
   if (text.empty() || text.size() >= sizeof(buf)) return std::nullopt;
+  // inet_pton stops at a NUL; an embedded one would hide trailing garbage.
+  if (text.find('\0') != std::string_view::npos) return std::nullopt;
   std::memcpy(buf, text.data(), text.size());
   buf[text.size()] = '\0';
   IpAddr a;

@@ -94,7 +94,8 @@ enum class Counter : uint8_t {
   kArpRepliesReceived,
   kGratuitousArpSent,
   kArpEntriesLearned,
-  kArpEntriesExpired,
+  kArpEntriesExpired,    // stale, or silent to refresh requests
+  kArpEntriesEvicted,    // pushed out of a full table
   kIcmpEchoAnswered,
   kRelayedToWorkers,     // ARP frames copied to the other workers so every cache learns
   kCount
@@ -102,7 +103,7 @@ enum class Counter : uint8_t {
 
 inline constexpr std::array<std::string_view, Idx(Counter::kCount)> kCounterKey = {
     "arp_requests_answered", "arp_requests_sent", "arp_replies_received", "gratuitous_arp_sent",
-    "arp_entries_learned", "arp_entries_expired", "icmp_echo_answered", "relayed_to_workers",
+    "arp_entries_learned", "arp_entries_expired", "arp_entries_evicted", "icmp_echo_answered", "relayed_to_workers",
 };
 
 struct LcoreStats {

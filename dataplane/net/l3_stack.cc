@@ -12,8 +12,8 @@ namespace {
 using namespace wire;
 
 bool IsMartianSource(uint32_t ip) noexcept {
-  return ip == 0 || ip == 0xffffffffu || (ip >> 28) == 0xe  // zero, broadcast, multicast
-         || (ip >> 24) == 127;                              // loopback
+  return ip == 0 || (ip >> 28) >= 0xe  // zero; multicast (224/4), reserved (240/4), broadcast
+         || (ip >> 24) == 127;         // loopback
 }
 
 uint32_t PrefixMask(uint8_t len) noexcept { return len == 0 ? 0 : ~uint32_t(0) << (32 - len); }
@@ -62,8 +62,8 @@ void L3Stack::Start(uint64_t now_us, FrameSink& sink) noexcept {
   for (uint16_t i = 0; i < ports_.size(); ++i) {
     const PortIdentity& id = ports_[i].id;
     // RFC 5227 2.3: an ARP Announcement is a request with sender = target = our address.
-    SendArp(i, kArpOpRequest, MacAddr::Broadcast(), MacAddr{}, id.ip, sink);
-    counters_.Count(Counter::kGratuitousArpSent);
+    if (SendArp(i, kArpOpRequest, MacAddr::Broadcast(), MacAddr{}, id.ip, sink))
+      counters_.Count(Counter::kGratuitousArpSent);
     if (id.gateway != 0) {
       PortEvents events = EventsFor(i, sink);
       (void)ports_[i].neighbors->Resolve(id.gateway, 0, now_us, events);
@@ -71,7 +71,7 @@ void L3Stack::Start(uint64_t now_us, FrameSink& sink) noexcept {
   }
 }
 
-void L3Stack::SendArp(uint16_t port, uint16_t op, const MacAddr& eth_dst, const MacAddr& target_mac,
+bool L3Stack::SendArp(uint16_t port, uint16_t op, const MacAddr& eth_dst, const MacAddr& target_mac,
                       uint32_t target_ip, FrameSink& sink) noexcept {
   const PortIdentity& id = ports_[port].id;
   const uint16_t l2_len = EthernetHeaderLen(id.vlan_id);
@@ -79,7 +79,7 @@ void L3Stack::SendArp(uint16_t port, uint16_t op, const MacAddr& eth_dst, const 
   MutByteView buf = sink.Alloc(port, len);
   if (buf.size() < len) {
     counters_.Drop(DropReason::kNoMbuf);
-    return;
+    return false;
   }
   std::fill(buf.begin(), buf.begin() + len, uint8_t{0});
   uint8_t* f = buf.data();
@@ -95,6 +95,7 @@ void L3Stack::SendArp(uint16_t port, uint16_t op, const MacAddr& eth_dst, const 
   target_mac.Store(a + kArpOffTha);
   StoreBe32(a + kArpOffTpa, target_ip);
   sink.Send(port, len, TxMeta{});
+  return true;
 }
 
 InputResult L3Stack::Input(MutByteView frame, const RxMeta& meta, uint64_t now_us,
@@ -190,7 +191,10 @@ InputResult L3Stack::InputIpv4(PortState& p, MutByteView frame, uint16_t l2_len,
 
   const uint32_t src = LoadBe32(ip + kIpv4OffSrc);
   const uint32_t dst = LoadBe32(ip + kIpv4OffDst);
-  if (IsMartianSource(src) || src == p.id.ip) return Drop(DropReason::kIpv4BadSource);
+  // A /31 has no broadcast address (RFC 3021).
+  const bool subnet_broadcast = p.id.netmask < 0xfffffffeu && (src | p.id.netmask) == 0xffffffffu &&
+                                p.id.OnLink(src);
+  if (IsMartianSource(src) || src == p.id.ip || subnet_broadcast) return Drop(DropReason::kIpv4BadSource);
   if (dst != p.id.ip) return Drop(DropReason::kIpv4NotForUs);
   if ((LoadBe16(ip + kIpv4OffFrag) & (kIpv4FlagMf | kIpv4FragOffsetMask)) != 0)
     return Drop(DropReason::kIpv4Fragment);
@@ -265,8 +269,8 @@ void L3Stack::Advance(uint64_t now_us, FrameSink& sink) noexcept {
   }
 }
 
-void L3Stack::PortEvents::SendArpRequest(uint32_t ip, const MacAddr* unicast) {
-  stack->SendArp(port, kArpOpRequest, unicast ? *unicast : MacAddr::Broadcast(),
+bool L3Stack::PortEvents::SendArpRequest(uint32_t ip, const MacAddr* unicast) {
+  return stack->SendArp(port, kArpOpRequest, unicast ? *unicast : MacAddr::Broadcast(),
                  unicast ? *unicast : MacAddr{}, ip, *sink);
 }
 

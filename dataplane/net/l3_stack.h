@@ -121,7 +121,7 @@ class L3Stack {
   InputResult InputIpv4(PortState& p, MutByteView frame, uint16_t l2_len, const RxMeta& meta) noexcept;
   InputResult InputIcmp(PortState& p, MutByteView frame, uint16_t l2_len, uint16_t ihl_bytes,
                         uint16_t total_len) noexcept;
-  void SendArp(uint16_t port, uint16_t op, const MacAddr& eth_dst, const MacAddr& target_mac,
+  bool SendArp(uint16_t port, uint16_t op, const MacAddr& eth_dst, const MacAddr& target_mac,
                uint32_t target_ip, FrameSink& sink) noexcept;
   InputResult Drop(DropReason r) noexcept {
     counters_.Drop(r);
@@ -134,7 +134,7 @@ class L3Stack {
     L3Stack* stack;
     uint16_t port;
     FrameSink* sink;
-    void SendArpRequest(uint32_t ip, const MacAddr* unicast) override;
+    bool SendArpRequest(uint32_t ip, const MacAddr* unicast) override;
     void ReleasePending(PacketHandle pkt, const MacAddr& mac) override;
     void DropPending(PacketHandle pkt, DropReason reason) override;
   };

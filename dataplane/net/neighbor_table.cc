@@ -36,7 +36,7 @@ uint32_t NeighborTable::Insert(uint32_t ip, uint64_t now_us) noexcept {
     }
     if (victim == kSlots) return kSlots;
     Erase(victim);
-    counters_.Count(Counter::kArpEntriesExpired);
+    counters_.Count(Counter::kArpEntriesEvicted);
   }
   uint32_t i = HashIp(ip) & (kSlots - 1);
   while (slots_[i].state != NeighborState::kFree) i = (i + 1) & (kSlots - 1);
@@ -71,12 +71,15 @@ void NeighborTable::FailPending(Entry& e, DropReason reason, Events& events) noe
   e.pending_count = 0;
 }
 
+void NeighborTable::Request(uint32_t ip, const MacAddr* unicast, Events& events) noexcept {
+  if (events.SendArpRequest(ip, unicast)) counters_.Count(Counter::kArpRequestsSent);
+}
+
 void NeighborTable::StartResolution(Entry& e, uint64_t now_us, Events& events) noexcept {
   e.state = NeighborState::kIncomplete;
   e.requests_sent = 1;
   e.next_request_us = now_us + uint64_t(config_.retry_ms) * kUsPerMs;
-  events.SendArpRequest(e.ip, nullptr);
-  counters_.Count(Counter::kArpRequestsSent);
+  Request(e.ip, nullptr, events);
 }
 
 NeighborTable::Resolved NeighborTable::Resolve(uint32_t ip, PacketHandle pkt, uint64_t now_us,
@@ -90,14 +93,14 @@ NeighborTable::Resolved NeighborTable::Resolve(uint32_t ip, PacketHandle pkt, ui
   Entry& e = slots_[slot];
   switch (e.state) {
     case NeighborState::kReachable:
-      // Past the reachable time we keep using the entry but confirm it with a unicast
-      // request (RFC 1122 2.3.2.1 allows unicast polling); Advance() drops it if the
-      // neighbour stays silent until the stale time.
+      // Past the reachable time we keep using the entry but confirm it with unicast
+      // requests (RFC 1122 2.3.2.1 allows unicast polling); Advance() drops it when
+      // `retries` of them go unanswered.
       if (now_us - e.confirmed_us > uint64_t(config_.reachable_ms) * kUsPerMs &&
-          now_us >= e.next_request_us) {
+          now_us >= e.next_request_us && e.requests_sent < config_.retries) {
         e.next_request_us = now_us + uint64_t(config_.retry_ms) * kUsPerMs;
-        events.SendArpRequest(ip, &e.mac);
-        counters_.Count(Counter::kArpRequestsSent);
+        ++e.requests_sent;
+        Request(ip, &e.mac, events);
       }
       return {ResolveKind::kHit, e.mac, DropReason::kNone};
     case NeighborState::kFailed:
@@ -149,8 +152,7 @@ void NeighborTable::Advance(uint64_t now_us, Events& events) noexcept {
         if (e.requests_sent < config_.retries) {
           ++e.requests_sent;
           e.next_request_us = now_us + retry_us;
-          events.SendArpRequest(e.ip, nullptr);
-          counters_.Count(Counter::kArpRequestsSent);
+          Request(e.ip, nullptr, events);
         } else {
           e.state = NeighborState::kFailed;
           e.next_request_us = now_us + retry_us;
@@ -158,13 +160,18 @@ void NeighborTable::Advance(uint64_t now_us, Events& events) noexcept {
         }
         break;
       case NeighborState::kReachable:
-      case NeighborState::kFailed:
-        if (now_us - e.confirmed_us > stale_us) {
+      case NeighborState::kFailed: {
+        // A reachable neighbour that ignored all its refresh requests is gone; do not
+        // keep sending to its MAC until the stale time.
+        const bool silent = e.state == NeighborState::kReachable &&
+                            e.requests_sent >= config_.retries && now_us >= e.next_request_us;
+        if (silent || now_us - e.confirmed_us > stale_us) {
           Erase(i);
           counters_.Count(Counter::kArpEntriesExpired);
           --i;  // backward shift may have moved another entry into slot i
         }
         break;
+      }
     }
   }
 }

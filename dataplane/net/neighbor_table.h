@@ -25,7 +25,8 @@ class NeighborTable {
 
   struct Events {
     // Send an ARP request for `ip`; to `unicast` when set (a refresh), else broadcast.
-    virtual void SendArpRequest(uint32_t ip, const MacAddr* unicast) = 0;
+    // False when it could not be sent (no buffer): the retry timer tries again.
+    virtual bool SendArpRequest(uint32_t ip, const MacAddr* unicast) = 0;
     virtual void ReleasePending(PacketHandle pkt, const MacAddr& mac) = 0;
     virtual void DropPending(PacketHandle pkt, DropReason reason) = 0;
 
@@ -67,7 +68,7 @@ class NeighborTable {
   struct Entry {
     uint32_t ip = 0;
     NeighborState state = NeighborState::kFree;
-    uint8_t requests_sent = 0;
+    uint8_t requests_sent = 0;     // incomplete: requests so far; reachable: unanswered refreshes
     uint16_t pending_count = 0;
     MacAddr mac;
     uint64_t confirmed_us = 0;     // last time an ARP message confirmed it
@@ -80,6 +81,7 @@ class NeighborTable {
   void Erase(uint32_t slot) noexcept;
   void FailPending(Entry& e, DropReason reason, Events& events) noexcept;
   void StartResolution(Entry& e, uint64_t now_us, Events& events) noexcept;
+  void Request(uint32_t ip, const MacAddr* unicast, Events& events) noexcept;
 
   ArpConfig config_;
   DpCounters& counters_;
