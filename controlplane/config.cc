@@ -5,7 +5,6 @@
 // Each problem is one line, "FILE:LINE: KEY: got VALUE, expected WHAT".
 #include "controlplane/config.h"
 
-#include <arpa/inet.h>
 
 #include <algorithm>
 #include <array>
@@ -268,52 +267,24 @@ class TableReader {
 };
 
 // ---------------------------------------------------------------------------------------
-// IPv4 text. Own strict parser rather than dp::IpAddr::Parse: that one is compiled into
-// dp_core_lib, which the control plane does not link (ARCHITECTURE.md section 2).
-
-// Four decimal parts 0..255 without leading zeros: inet_aton reads "010" as octal 8,
-// so refusing the form avoids the ambiguity.
+// IPv4 text, through the data plane API's one address parser (inet_pton: four decimal
+// parts 0..255, no leading zeros, so "010" is never read as octal).
 std::optional<uint32_t> ParseV4(std::string_view s) {
-  uint32_t host = 0;
-  for (int part = 0; part < 4; ++part) {
-    if (part > 0) {
-      if (s.empty() || s.front() != '.') return std::nullopt;
-      s.remove_prefix(1);
-    }
-    size_t digits = 0;
-    while (digits < s.size() && s[digits] >= '0' && s[digits] <= '9') ++digits;
-    if (digits == 0 || digits > 3 || (digits > 1 && s[0] == '0')) return std::nullopt;
-    unsigned octet = 0;
-    std::from_chars(s.data(), s.data() + digits, octet);
-    if (octet > 255) return std::nullopt;
-    host = host << 8 | octet;
-    s.remove_prefix(digits);
-  }
-  if (!s.empty()) return std::nullopt;
-  return host;
+  const auto a = dp::IpAddr::Parse(s);
+  if (!a || !a->IsV4()) return std::nullopt;
+  return a->V4HostOrder();
 }
 
 bool IsV6(std::string_view s) {
-  char buf[INET6_ADDRSTRLEN + 1];
-  if (s.empty() || s.size() >= sizeof(buf)) return false;
-  s.copy(buf, s.size());
-  buf[s.size()] = '\0';
-  std::array<uint8_t, 16> bytes{};
-  return inet_pton(AF_INET6, buf, bytes.data()) == 1;
+  const auto a = dp::IpAddr::Parse(s);
+  return a && a->family == dp::IpFamily::kV6;
 }
 
 // "A.B.C.D/LEN", LEN 1..32 without sign or leading zero.
 std::optional<std::pair<uint32_t, uint8_t>> ParseV4Prefix(std::string_view s) {
-  const size_t slash = s.find('/');
-  if (slash == std::string_view::npos) return std::nullopt;
-  const auto addr = ParseV4(s.substr(0, slash));
-  const std::string_view len_text = s.substr(slash + 1);
-  if (!addr || len_text.empty() || len_text.size() > 2 || len_text[0] == '0') return std::nullopt;
-  unsigned len = 0;
-  const auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
-  if (ec != std::errc() || end != len_text.data() + len_text.size() || len < 1 || len > 32)
-    return std::nullopt;
-  return std::pair{*addr, uint8_t(len)};
+  const auto p = dp::IpPrefix::Parse(s);
+  if (!p || !p->addr.IsV4() || p->length < 1) return std::nullopt;
+  return std::pair{p->addr.V4HostOrder(), p->length};
 }
 
 bool IsV6Prefix(std::string_view s) {
@@ -323,10 +294,7 @@ bool IsV6Prefix(std::string_view s) {
 
 constexpr uint32_t Mask(uint8_t len) noexcept { return len == 0 ? 0 : ~uint32_t{0} << (32 - len); }
 
-std::string V4Text(uint32_t host) {
-  return std::to_string(host >> 24) + "." + std::to_string(host >> 16 & 0xff) + "." +
-         std::to_string(host >> 8 & 0xff) + "." + std::to_string(host & 0xff);
-}
+std::string V4Text(uint32_t host) { return dp::IpAddr::V4(host).ToString(); }
 
 std::string SubnetText(uint32_t host, uint8_t len) {
   return V4Text(host & Mask(len)) + "/" + std::to_string(len);

@@ -48,8 +48,9 @@ std::optional<IpPrefix> IpPrefix::Parse(std::string_view text) {
   const std::string_view len_text = text.substr(slash + 1);
   unsigned len = 0;
   const auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
-  if (ec != std::errc() || end != len_text.data() + len_text.size() || len_text.empty())
-    return std::nullopt;
+  // Plain decimal: no sign, no leading zero ("/024" is a typo, not 24).
+  if (len_text.empty() || (len_text.size() > 1 && len_text[0] == '0')) return std::nullopt;
+  if (ec != std::errc() || end != len_text.data() + len_text.size()) return std::nullopt;
   if (len > (addr->IsV4() ? 32u : 128u)) return std::nullopt;
   return IpPrefix{*addr, uint8_t(len)};
 }

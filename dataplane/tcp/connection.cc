@@ -345,7 +345,7 @@ TcpDrop TcpEndpoint::ProcessAck(const Segment& seg, uint64_t now_us, uint16_t& e
   }
   const uint32_t seg_wnd = uint32_t{h.window} << c_.snd_wscale;
   if (ack > c_.snd_una) {
-    OnNewAck(ack, now_us, events);
+    OnNewAck(seg, now_us, events);
   } else if (ack == c_.snd_una && seg.payload.empty() && !seg.Has(kFlagFin) &&
              seg_wnd == c_.snd_wnd_bytes && c_.snd_una < c_.snd_max) {
     OnDupAck();  // RFC 5681 2: the five conditions of a duplicate ACK
@@ -377,7 +377,8 @@ TcpDrop TcpEndpoint::ProcessAck(const Segment& seg, uint64_t now_us, uint16_t& e
   return TcpDrop::kNone;
 }
 
-void TcpEndpoint::OnNewAck(SeqNum ack, uint64_t now_us, uint16_t& events) noexcept {
+void TcpEndpoint::OnNewAck(const Segment& seg, uint64_t now_us, uint16_t& events) noexcept {
+  const SeqNum ack = seg.hdr.ack;
   const uint32_t acked = SeqDiff(ack, c_.snd_una);
   if (ack > c_.snd_ring_seq) {
     const uint32_t data = std::min(SeqDiff(ack, c_.snd_ring_seq), snd_.Size());
@@ -391,8 +392,14 @@ void TcpEndpoint::OnNewAck(SeqNum ack, uint64_t now_us, uint16_t& events) noexce
   if (c_.snd_nxt < ack) c_.snd_nxt = ack;
   if (c_.snd_max < ack) c_.snd_max = ack;  // the peer took a zero-window probe byte
   c_.probe_outstanding = false;
-  // Karn: only the timed segment, and only if it was not retransmitted, gives a sample.
-  if (c_.rtt_timing && ack >= c_.rtt_seq) {
+  if (c_.ts_ok && seg.opts.has_timestamps && seg.opts.ts_ecr != 0) {
+    // RFC 7323 4.1: the echoed timestamp times this ACK even for retransmitted data
+    // (no Karn ambiguity), so a backed-off RTO recovers on the first new ACK.
+    const uint32_t rtt_ms = static_cast<uint32_t>(now_us / 1000) - seg.opts.ts_ecr;
+    if (rtt_ms < 0x80000000u) RttSample(c_.rtt, rtt_ms * 1000, Limits());
+    c_.rtt_timing = false;
+  } else if (c_.rtt_timing && ack >= c_.rtt_seq) {
+    // Karn: only the timed segment, and only if it was not retransmitted, gives a sample.
     RttSample(c_.rtt, static_cast<uint32_t>(now_us - c_.rtt_start_us), Limits());
     c_.rtt_timing = false;
   }

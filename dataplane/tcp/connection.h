@@ -206,7 +206,7 @@ class TcpEndpoint {
   bool SeqAcceptable(const Segment& seg) const noexcept;
   bool ChallengeAck(uint64_t now_us) noexcept;
   TcpDrop ProcessAck(const Segment& seg, uint64_t now_us, uint16_t& events) noexcept;
-  void OnNewAck(SeqNum ack, uint64_t now_us, uint16_t& events) noexcept;
+  void OnNewAck(const Segment& seg, uint64_t now_us, uint16_t& events) noexcept;
   void OnDupAck() noexcept;
   void PlaceData(const Segment& seg, uint64_t now_us, uint16_t& events) noexcept;
   void ScheduleAck(bool full_segment, uint64_t now_us) noexcept;
