@@ -126,7 +126,8 @@ void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
   switch (r.verdict) {
     case Verdict::kReply:
       m->data_len = m->pkt_len = r.tx_len;
-      m->ol_flags = 0;
+      // Forget the RX flags but keep those that say who owns the buffer.
+      m->ol_flags &= RTE_MBUF_F_INDIRECT | RTE_MBUF_F_EXTERNAL;
       SetTxOffload(m, r.tx);
       Enqueue(port, m);
       return;
