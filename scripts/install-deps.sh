@@ -5,7 +5,7 @@ set -euo pipefail
 
 PKGS=(
   # build
-  build-essential meson ninja-build pkg-config clang-14 libclang-rt-14-dev lld-14
+  build-essential meson ninja-build pkg-config clang-14 libclang-rt-14-dev
   # libraries
   dpdk dpdk-dev libdpdk-dev libipsec-mb-dev libssl-dev libtoml11-dev nlohmann-json3-dev
   libcli11-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libnuma-dev libpcap-dev
@@ -29,13 +29,18 @@ if ((${#missing[@]})); then
   if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1) ]]; then
     apt-get update -qq
   fi
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+    # Package lists can be fresh yet stale for a new archive state: refresh once, retry.
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
   # nginx from Debian starts a service on install; the testbed runs its own instances.
   if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then
     systemctl stop nginx || true
     systemctl disable -q nginx 2>/dev/null || true
   fi
-  pkill_pidfile=/run/nginx.pid
-  if [[ -s $pkill_pidfile ]]; then kill "$(cat $pkill_pidfile)" 2>/dev/null || true; fi
+  # Without systemd (containers, CI), the package's init script may still have started
+  # one; stop it by the PID it recorded.
+  if [[ -s /run/nginx.pid ]]; then kill "$(cat /run/nginx.pid)" 2>/dev/null || true; fi
 fi
 echo "install-deps: all ${#PKGS[@]} packages present"
