@@ -168,6 +168,11 @@ class TcpEndpoint {
   void Listen(SeqNum iss) noexcept;
   // Active open: SYN goes out on the next Output().
   void Connect(SeqNum iss, uint64_t now_us) noexcept;
+  // SYN cookies: a fresh record (after Init) takes the ACK whose cookie SynCookieCheck()
+  // accepted, with the MSS it returned; it becomes ESTABLISHED (data on the ACK is
+  // taken too). No window scaling, timestamps or SACK on such a connection.
+  [[nodiscard]] InputResult AcceptCookie(const Segment& ack, uint16_t peer_mss,
+                                         uint64_t now_us) noexcept;
 
   [[nodiscard]] InputResult Input(const Segment& seg, uint64_t now_us) noexcept;
   // Emits every segment due now (SYN, data, retransmissions, FIN, ACK, RST, probes).

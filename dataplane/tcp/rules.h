@@ -76,6 +76,7 @@ enum class TcpDrop : uint8_t {
   kOooNoSlot,            // out-of-order data and no free reassembly range
   kChallengeRateLimited, // RFC 5961 7: challenge ACK budget spent
   kRstInTimeWait,        // RFC 1337 3 fix F1: TIME-WAIT ignores RST (no assassination)
+  kTimestampMissing,     // RFC 7323 3.2: TSopt negotiated but absent
   kCount
 };
 
@@ -102,6 +103,7 @@ inline constexpr std::array<std::string_view, TcpIdx(TcpDrop::kCount)> kTcpDropT
     "out-of-order data, no reassembly slot",
     "challenge ACK rate limited",
     "RST in TIME-WAIT",
+    "timestamp option missing",
 };
 
 struct TcpRule {
