@@ -41,12 +41,52 @@ struct ArpConfig {
   uint16_t pending_packets = 4;       // packets held per unresolved next hop
 };
 
+// TCP endpoints and proxy buffers, for both the client and the backend side.
+struct TcpSettings {
+  uint32_t max_sessions = 16384;       // client connection + backend connection pairs, per worker
+  uint32_t buffer_bytes = 256 * 1024;  // per direction per session (send ring = receive ring)
+  uint32_t syn_backlog = 1024;         // half-open client connections per worker; SYN cookies beyond
+  uint32_t connect_timeout_ms = 3000;  // to a backend, per attempt
+  uint8_t connect_attempts = 3;        // backends tried (each a different one when possible)
+  uint32_t idle_timeout_ms = 300'000;  // no byte either way: both sides reset
+  uint16_t snat_port_min = 10000;      // source ports toward backends
+  uint16_t snat_port_max = 59999;
+};
+
+enum class BalanceAlgorithm : uint8_t { kRoundRobin, kLeastConnections, kMaglev };
+
+struct BackendConfig {
+  IpAddr address;                      // IPv4 for now; on the back port's subnet or via its gateway
+  uint16_t port = 0;
+  uint16_t weight = 1;                 // 0: configured but takes no new sessions
+};
+
+struct PoolConfig {
+  std::string name;                    // unique
+  BalanceAlgorithm algorithm = BalanceAlgorithm::kRoundRobin;
+  std::vector<BackendConfig> backends; // at least one
+};
+
+enum class ListenerMode : uint8_t { kTcp, kTls };
+
+struct ListenerConfig {
+  std::string name;                    // unique
+  IpAddr vip;                          // owned by the box on its front port
+  uint16_t port = 0;
+  ListenerMode mode = ListenerMode::kTcp;  // kTls is refused until TLS lands
+  uint16_t pool = 0;                   // index into ConfigSnapshot::pools
+  bool proxy_protocol = false;         // PROXY protocol v2 header to the backend
+};
+
 struct ConfigSnapshot {
   uint32_t generation = 0;            // bumped by every successful load
   std::string source;                 // file it came from, for messages
   DataplaneConfig dataplane;
   ArpConfig arp;
+  TcpSettings tcp;
   std::vector<PortConfig> ports;
+  std::vector<PoolConfig> pools;
+  std::vector<ListenerConfig> listeners;
 };
 
 }  // namespace baton::dp
