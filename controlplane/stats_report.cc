@@ -41,8 +41,15 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
   json total_drops = json::object(), total_counters = json::object();
   for (size_t i = 1; i < dp::kDropKey.size(); ++i) total_drops[std::string(dp::kDropKey[i])] = 0;
   for (size_t i = 0; i < dp::kCounterKey.size(); ++i) total_counters[std::string(dp::kCounterKey[i])] = 0;
+  json total_tcp_drops = json::object();
+  uint64_t total_sessions = 0;
   for (const dp::LcoreStats& l : stats.lcores) {
-    json drops = json::object(), counters = json::object();
+    json drops = json::object(), counters = json::object(), tcp_drops = json::object();
+    for (const auto& [text, count] : l.tcp_drops) {
+      tcp_drops[text] = count;
+      total_tcp_drops[text] = total_tcp_drops.value(text, uint64_t{0}) + count;
+    }
+    total_sessions += l.sessions_active;
     for (size_t i = 1; i < l.drops.size(); ++i) {
       const std::string key(dp::kDropKey[i]);
       drops[key] = l.drops[i];
@@ -60,11 +67,15 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
                              {"sleeps", l.sleeps},
                              {"rx_packets", l.rx_packets},
                              {"tx_packets", l.tx_packets},
+                             {"sessions_active", l.sessions_active},
                              {"counters", counters},
-                             {"drops", drops}});
+                             {"drops", drops},
+                             {"tcp_drops", tcp_drops}});
   }
   out["drops"] = total_drops;
   out["counters"] = total_counters;
+  out["tcp_drops"] = total_tcp_drops;
+  out["sessions_active"] = total_sessions;
   return out;
 }
 
@@ -77,11 +88,14 @@ std::string StatsReport(const dp::StatsSnapshot& stats) {
   }
   for (const dp::LcoreStats& l : stats.lcores) {
     o << "worker " << l.worker << " (lcore " << l.lcore << "): rx " << l.rx_packets << ", tx " << l.tx_packets
-      << ", passes " << l.passes << " (busy " << l.busy_passes << "), idle sleeps " << l.sleeps << "\n";
+      << ", passes " << l.passes << " (busy " << l.busy_passes << "), idle sleeps " << l.sleeps
+      << ", sessions active " << l.sessions_active << "\n";
     for (size_t i = 0; i < l.counters.size(); ++i)
       if (l.counters[i] != 0) o << "  " << dp::kCounterKey[i] << ": " << l.counters[i] << "\n";
     for (size_t i = 1; i < l.drops.size(); ++i)
       if (l.drops[i] != 0) o << "  drop " << dp::kDropKey[i] << " (" << dp::kDropText[i] << "): " << l.drops[i] << "\n";
+    for (const auto& [text, count] : l.tcp_drops)
+      if (count != 0) o << "    tcp: " << text << ": " << count << "\n";
   }
   return o.str();
 }

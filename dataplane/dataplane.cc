@@ -4,7 +4,9 @@
 #include <rte_ethdev.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
+#include <rte_mbuf.h>
 #include <rte_ring.h>
+#include <sys/random.h>
 
 #include <atomic>
 #include <memory>
@@ -23,7 +25,7 @@ struct Dataplane {
   bool eal_ready = false;
   std::atomic<bool> stop{false};
   std::vector<PortRuntime> ports;
-  std::vector<rte_ring*> inboxes;
+  std::vector<WorkerInbox> inboxes;
   std::vector<std::unique_ptr<Worker>> workers;
   bool launched = false;
 };
@@ -92,18 +94,27 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
   }
   if (config.dataplane.workers > 1) {
     for (uint16_t w = 0; w < config.dataplane.workers; ++w) {
-      const std::string name = "baton_inbox_" + std::to_string(w);
-      rte_ring* r = rte_ring_create_elem(name.c_str(), sizeof(NeighborNote), 1024, int(rte_socket_id()),
-                                         RING_F_SC_DEQ);
-      if (r == nullptr) {
+      const std::string id = std::to_string(w);
+      WorkerInbox inbox;
+      inbox.notes = rte_ring_create_elem(("baton_notes_" + id).c_str(), sizeof(NeighborNote), 1024,
+                                         int(rte_socket_id()), RING_F_SC_DEQ);
+      inbox.packets = rte_ring_create(("baton_pkts_" + id).c_str(), 4096, int(rte_socket_id()), RING_F_SC_DEQ);
+      dp.inboxes.push_back(inbox);
+      if (inbox.notes == nullptr || inbox.packets == nullptr) {
         (void)Stop();
-        return "cannot create worker inbox ring: " + std::string(rte_strerror(rte_errno));
+        return "cannot create worker inbox rings: " + std::string(rte_strerror(rte_errno));
       }
-      dp.inboxes.push_back(r);
     }
   }
+  // One key for ISNs and SYN cookies, shared by the workers (steering is deterministic,
+  // but a cookie must verify wherever its ACK lands).
+  tcp::IsnKey isn_key;
+  if (getrandom(&isn_key, sizeof(isn_key), 0) != sizeof(isn_key)) {
+    (void)Stop();
+    return "cannot read random bytes for the TCP ISN key";
+  }
   for (uint16_t w = 0; w < config.dataplane.workers; ++w)
-    dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes));
+    dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes, isn_key));
   dp.stop.store(false);
   for (auto& w : dp.workers) {
     if (int rc = rte_eal_remote_launch(WorkerMain, w.get(), w->lcore()); rc != 0) {
@@ -154,6 +165,9 @@ StatsSnapshot SnapshotStats() {
     ls.tx_packets = pub.tx_packets.load(kRelaxed);
     for (size_t i = 0; i < ls.counters.size(); ++i) ls.counters[i] = pub.counters[i].load(kRelaxed);
     for (size_t i = 0; i < ls.drops.size(); ++i) ls.drops[i] = pub.drops[i].load(kRelaxed);
+    ls.sessions_active = pub.sessions_active.load(kRelaxed);
+    for (size_t i = 1; i < pub.tcp_drops.size(); ++i)
+      ls.tcp_drops.emplace_back(tcp::kTcpDropText[i], pub.tcp_drops[i].load(kRelaxed));
     s.lcores.push_back(ls);
     for (uint16_t p = 0; p < dp.ports.size(); ++p) {
       const PublishedStats::Queue& q = pub.queues[p];
@@ -173,10 +187,18 @@ StatsSnapshot Stop() {
   dp.launched = false;
   StatsSnapshot final_stats = SnapshotStats();
   dp.workers.clear();  // frees what sat in TX buffers, before the pools go
+  // Frames still in inboxes go back to their pools before the pools go.
+  for (const WorkerInbox& inbox : dp.inboxes) {
+    if (inbox.packets != nullptr) {
+      rte_mbuf* m = nullptr;
+      while (rte_ring_dequeue(inbox.packets, reinterpret_cast<void**>(&m)) == 0) rte_pktmbuf_free(m);
+    }
+    rte_ring_free(inbox.notes);
+    rte_ring_free(inbox.packets);
+  }
+  dp.inboxes.clear();
   for (PortRuntime& p : dp.ports) ClosePort(p);
   dp.ports.clear();
-  for (rte_ring* r : dp.inboxes) rte_ring_free(r);
-  dp.inboxes.clear();
   rte_eal_cleanup();
   dp.eal_ready = false;
   return final_stats;

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 
-#include "dataplane/net/wire.h"
 
 namespace baton::dp {
 namespace {
@@ -30,6 +29,18 @@ IpChecksumState RxChecksum(const rte_mbuf* m) noexcept {
   }
 }
 
+IpChecksumState RxL4Checksum(const rte_mbuf* m) noexcept {
+  switch (m->ol_flags & RTE_MBUF_F_RX_L4_CKSUM_MASK) {
+    case RTE_MBUF_F_RX_L4_CKSUM_GOOD:
+    case RTE_MBUF_F_RX_L4_CKSUM_NONE:  // data verified, field not filled (virtio)
+      return IpChecksumState::kGood;
+    case RTE_MBUF_F_RX_L4_CKSUM_BAD:
+      return IpChecksumState::kBad;
+    default:
+      return IpChecksumState::kUnknown;
+  }
+}
+
 void SetTxOffload(rte_mbuf* m, const TxMeta& tx) noexcept {
   if (!tx.ip_checksum_offload) return;
   m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
@@ -40,7 +51,8 @@ void SetTxOffload(rte_mbuf* m, const TxMeta& tx) noexcept {
 }  // namespace
 
 Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
-               std::span<const PortRuntime> ports, std::span<rte_ring* const> inboxes)
+               std::span<const PortRuntime> ports, std::span<const WorkerInbox> inboxes,
+               const tcp::IsnKey& isn_key)
     : index_(index),
       lcore_(lcore),
       config_(config.dataplane),
@@ -48,8 +60,19 @@ Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
       inboxes_(inboxes.begin(), inboxes.end()),
       l3_(config.arp, counters_) {
   config_.burst = std::min<uint16_t>(config_.burst, kMaxBurst);
-  for (size_t i = 0; i < ports_.size(); ++i)
+  uint16_t front = kMaxPorts, back = kMaxPorts;
+  for (uint16_t i = 0; i < ports_.size(); ++i) {
     l3_.AddPort(PortIdentity::FromConfig(config.ports[i], ports_[i].mac, ports_[i].tx_ip_checksum_offload));
+    if (config.ports[i].roles & kRoleFront) front = i;
+    if (config.ports[i].roles & kRoleBack) back = i;
+  }
+  // The config loader guarantees a front port, and a back port whenever there are
+  // listeners; VIPs live on the front port.
+  if (!config.listeners.empty() && front != kMaxPorts && back != kMaxPorts) {
+    for (const ListenerConfig& l : config.listeners) l3_.AddLocalAddress(front, l.vip.V4HostOrder());
+    proxy_ = std::make_unique<ProxyEngine>(config, front, back, index_, config.dataplane.workers,
+                                           l3_, counters_, isn_key);
+  }
 }
 
 Worker::~Worker() {
@@ -57,7 +80,6 @@ Worker::~Worker() {
     rte_pktmbuf_free_bulk(tx_[p].pkts.data(), tx_[p].count);
     tx_[p].count = 0;
   }
-  if (building_ != nullptr) rte_pktmbuf_free(building_);
 }
 
 void Worker::Run(const std::atomic<bool>& stop) {
@@ -73,9 +95,11 @@ void Worker::Run(const std::atomic<bool>& stop) {
     ++passes_;
     uint32_t work = DrainInbox(now_us);
     for (uint16_t p = 0; p < ports_.size(); ++p) work += PollPort(p, now_us);
+    if (proxy_) proxy_->Flush(now_us, *this);
     FlushAll();
     if (now_us >= next_tick_us) {
       l3_.Advance(now_us, *this);
+      if (proxy_) proxy_->Advance(now_us, *this);
       FlushAll();
       Publish();
       next_tick_us = now_us + kTickUs;
@@ -119,11 +143,24 @@ void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
     rte_pktmbuf_free(m);
     return;
   }
-  const RxMeta meta{port, RxChecksum(m)};
+  const RxMeta meta{port, RxChecksum(m), RxL4Checksum(m)};
   const MutByteView frame(rte_pktmbuf_mtod(m, uint8_t*), rte_pktmbuf_data_len(m));
   const InputResult r = l3_.Input(frame, meta, now_us, *this);
   if (r.learned_ip != 0) ShareNeighbor(port, r.learned_ip, r.learned_mac);
   switch (r.verdict) {
+    case Verdict::kTcp: {
+      const ByteView segment(frame.data() + r.tcp.l4_offset, r.tcp.l4_len);
+      if (!proxy_) {
+        counters_.Drop(DropReason::kTcpNoListener);
+        rte_pktmbuf_free(m);
+        return;
+      }
+      const uint16_t owner = proxy_->OwnerOf(r.tcp, segment);
+      if (owner != index_) return Steer(owner, port, m);
+      proxy_->Input(port, r.tcp, segment, now_us, *this);  // copies what it keeps
+      rte_pktmbuf_free(m);
+      return;
+    }
     case Verdict::kReply:
       m->data_len = m->pkt_len = r.tx_len;
       // Forget the RX flags but keep those that say who owns the buffer.
@@ -145,7 +182,7 @@ void Worker::ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac) {
     if (w == index_) continue;
     // A full inbox loses only a cache hint: that worker will ask ARP itself.
     NeighborNote copy = note;  // the DPDK API takes a non-const pointer
-    if (rte_ring_mp_enqueue_elem(inboxes_[w], &copy, sizeof(copy)) == 0)
+    if (rte_ring_mp_enqueue_elem(inboxes_[w].notes, &copy, sizeof(copy)) == 0)
       counters_.Count(Counter::kRelayedToWorkers);
   }
 }
@@ -153,14 +190,30 @@ void Worker::ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac) {
 uint16_t Worker::DrainInbox(uint64_t now_us) {
   if (inboxes_.size() < 2) return 0;
   std::array<NeighborNote, 32> notes;
-  const unsigned n = rte_ring_sc_dequeue_burst_elem(inboxes_[index_], notes.data(), sizeof(NeighborNote),
+  const unsigned n = rte_ring_sc_dequeue_burst_elem(inboxes_[index_].notes, notes.data(), sizeof(NeighborNote),
                                                     notes.size(), nullptr);
   for (unsigned i = 0; i < n; ++i) {
     MacAddr mac;
     mac.b = notes[i].mac;
     l3_.LearnFromPeer(notes[i].port, notes[i].ip, mac, now_us, *this);
   }
-  return uint16_t(n);
+  // Frames other workers received for sessions we own; their `port` field holds our
+  // port number (set by Steer). L3 checks them again: cheap, and keeps one path.
+  std::array<rte_mbuf*, 64> pkts;
+  const unsigned k = rte_ring_sc_dequeue_burst(inboxes_[index_].packets, reinterpret_cast<void**>(pkts.data()),
+                                               pkts.size(), nullptr);
+  for (unsigned i = 0; i < k; ++i) HandleFrame(pkts[i]->port, pkts[i], now_us);
+  return uint16_t(n + k);
+}
+
+void Worker::Steer(uint16_t owner, uint16_t port, rte_mbuf* m) {
+  m->port = port;
+  if (rte_ring_mp_enqueue(inboxes_[owner].packets, m) != 0) [[unlikely]] {
+    counters_.Drop(DropReason::kSteerRingFull);
+    rte_pktmbuf_free(m);
+    return;
+  }
+  counters_.Count(Counter::kSteeredToOwner);
 }
 
 void Worker::Enqueue(uint16_t port, rte_mbuf* m) {
@@ -202,6 +255,11 @@ void Worker::Publish() {
   published_.tx_packets.store(tx_packets_, kRelaxed);
   for (size_t i = 0; i < counters_.counters.size(); ++i) published_.counters[i].store(counters_.counters[i], kRelaxed);
   for (size_t i = 0; i < counters_.drops.size(); ++i) published_.drops[i].store(counters_.drops[i], kRelaxed);
+  if (proxy_) {
+    published_.sessions_active.store(proxy_->ActiveSessions(), kRelaxed);
+    for (size_t i = 0; i < published_.tcp_drops.size(); ++i)
+      published_.tcp_drops[i].store(proxy_->TcpDrops()[i], kRelaxed);
+  }
   for (size_t p = 0; p < ports_.size(); ++p) {
     const QueueCounters& q = queue_counters_[p];
     PublishedStats::Queue& out = published_.queues[p];
@@ -213,33 +271,25 @@ void Worker::Publish() {
   }
 }
 
-MutByteView Worker::Alloc(uint16_t port, uint16_t len) {
-  if (building_ != nullptr) rte_pktmbuf_free(building_);  // Alloc without Send: discard
-  building_ = rte_pktmbuf_alloc(ports_[port].pool);
-  if (building_ == nullptr) return {};
-  uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(building_, len));
+FrameSink::Buffer Worker::Alloc(uint16_t port, uint16_t len, const TxMeta& tx) {
+  rte_mbuf* m = rte_pktmbuf_alloc(ports_[port].pool);
+  if (m == nullptr) return {};
+  uint8_t* data = reinterpret_cast<uint8_t*>(rte_pktmbuf_append(m, len));
   if (data == nullptr) {
-    rte_pktmbuf_free(building_);
-    building_ = nullptr;
+    rte_pktmbuf_free(m);
     return {};
   }
-  return {data, len};
-}
-
-void Worker::Send(uint16_t port, uint16_t len, const TxMeta& tx) {
-  rte_mbuf* m = building_;
-  building_ = nullptr;
-  if (m == nullptr) return;
-  m->data_len = m->pkt_len = len;
   SetTxOffload(m, tx);
-  Enqueue(port, m);
+  return {{data, len}, reinterpret_cast<PacketHandle>(m)};
 }
 
-void Worker::ReleasePending(uint16_t port, PacketHandle pkt, const MacAddr& dst) {
-  rte_mbuf* m = reinterpret_cast<rte_mbuf*>(pkt);
-  const PortIdentity& id = l3_.Port(port);
-  // Queued packets carry room for the Ethernet header at their start.
-  WriteEthernet(rte_pktmbuf_mtod(m, uint8_t*), id.mac, dst, id.vlan_id, wire::kEtherTypeIpv4);
+void Worker::Send(uint16_t port, PacketHandle frame) { Enqueue(port, reinterpret_cast<rte_mbuf*>(frame)); }
+
+void Worker::Discard(PacketHandle frame) { rte_pktmbuf_free(reinterpret_cast<rte_mbuf*>(frame)); }
+
+void Worker::ReleasePending(uint16_t port, PacketHandle frame, const MacAddr& dst) {
+  rte_mbuf* m = reinterpret_cast<rte_mbuf*>(frame);
+  dst.Store(rte_pktmbuf_mtod(m, uint8_t*));
   Enqueue(port, m);
 }
 

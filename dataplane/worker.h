@@ -5,6 +5,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -12,6 +13,7 @@
 #include "dataplane/api/stats.h"
 #include "dataplane/net/counters.h"
 #include "dataplane/net/l3_stack.h"
+#include "dataplane/proxy/engine.h"
 #include "dataplane/port.h"
 
 struct rte_mbuf;
@@ -28,6 +30,12 @@ struct NeighborNote {
 };
 static_assert(sizeof(NeighborNote) == 16);
 
+// A worker's inboxes, written by the other workers (multi-producer, single consumer).
+struct WorkerInbox {
+  rte_ring* notes = nullptr;    // NeighborNote elements
+  rte_ring* packets = nullptr;  // rte_mbuf*: TCP frames for sessions this worker owns
+};
+
 // Counters published by a worker for the main lcore: relaxed atomics, written by the
 // worker only, copied from its private counters once per timer tick and at exit.
 struct PublishedStats {
@@ -38,12 +46,15 @@ struct PublishedStats {
     std::atomic<uint64_t> rx_packets{0}, rx_bytes{0}, tx_packets{0}, tx_bytes{0}, tx_full{0};
   };
   std::array<Queue, kMaxPorts> queues{};
+  std::atomic<uint64_t> sessions_active{0};
+  std::array<std::atomic<uint64_t>, tcp::TcpIdx(tcp::TcpDrop::kCount)> tcp_drops{};
 };
 
 class Worker final : private FrameSink {
  public:
   Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
-         std::span<const PortRuntime> ports, std::span<rte_ring* const> inboxes);
+         std::span<const PortRuntime> ports, std::span<const WorkerInbox> inboxes,
+         const tcp::IsnKey& isn_key);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -69,6 +80,7 @@ class Worker final : private FrameSink {
 
   uint16_t PollPort(uint16_t port, uint64_t now_us);
   void HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us);
+  void Steer(uint16_t owner, uint16_t port, rte_mbuf* m);
   void ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac);
   uint16_t DrainInbox(uint64_t now_us);
   void Enqueue(uint16_t port, rte_mbuf* m);
@@ -77,21 +89,22 @@ class Worker final : private FrameSink {
   void Publish();
 
   // FrameSink
-  MutByteView Alloc(uint16_t port, uint16_t len) override;
-  void Send(uint16_t port, uint16_t len, const TxMeta& tx) override;
-  void ReleasePending(uint16_t port, PacketHandle pkt, const MacAddr& dst) override;
-  void DropPending(uint16_t port, PacketHandle pkt) override;
+  Buffer Alloc(uint16_t port, uint16_t len, const TxMeta& tx) override;
+  void Send(uint16_t port, PacketHandle frame) override;
+  void Discard(PacketHandle frame) override;
+  void ReleasePending(uint16_t port, PacketHandle frame, const MacAddr& dst) override;
+  void DropPending(uint16_t port, PacketHandle frame) override;
 
   uint16_t index_;
   uint16_t lcore_;
   DataplaneConfig config_;
   std::vector<PortRuntime> ports_;
-  std::vector<rte_ring*> inboxes_;   // every worker's, indexed by worker
+  std::vector<WorkerInbox> inboxes_;  // every worker's, indexed by worker
   DpCounters counters_;
   L3Stack l3_;
+  std::unique_ptr<ProxyEngine> proxy_;  // null when the config has no listeners
   std::array<TxBuffer, kMaxPorts> tx_{};
   std::array<QueueCounters, kMaxPorts> queue_counters_{};
-  rte_mbuf* building_ = nullptr;     // the frame last handed out by Alloc()
   uint64_t passes_ = 0, busy_passes_ = 0, sleeps_ = 0, rx_packets_ = 0, tx_packets_ = 0;
   PublishedStats published_;
 };

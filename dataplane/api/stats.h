@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace baton::dp {
@@ -38,6 +39,16 @@ enum class DropReason : uint8_t {
   kIcmpShort,
   kIcmpBadChecksum,
   kIcmpUnsupportedType,  // anything but echo request
+  kTcpShort,             // shorter than a TCP header, or data offset beyond the datagram
+  kTcpBadChecksum,
+  kTcpBadOptions,        // malformed TCP options
+  kTcpNoListener,        // SYN to a VIP port with no listener (answered with RST)
+  kTcpNoSession,         // segment for no known session (answered with RST unless RST)
+  kTcpRejected,          // the TCP state machine refused it (tcp_drops says why)
+  kTcpSessionsFull,      // no free session slot
+  kTcpNoBackend,         // no backend available in the pool
+  kTcpNoSnatPort,        // all source ports toward that backend in use
+  kSteerRingFull,        // the owner worker's inbox was full
   kArpUnresolved,        // next hop did not answer our ARP requests
   kArpQueueFull,         // too many packets already waiting for this next hop
   kNoNextHop,            // destination off-link and no gateway
@@ -70,6 +81,16 @@ inline constexpr std::array<std::string_view, Idx(DropReason::kCount)> kDropText
     "truncated ICMP message",
     "ICMP checksum wrong",
     "ICMP type not handled",
+    "truncated TCP header",
+    "TCP checksum wrong",
+    "malformed TCP options",
+    "SYN to a port with no listener",
+    "TCP segment for no session",
+    "refused by the TCP state machine",
+    "session table full",
+    "no backend available",
+    "no free SNAT port",
+    "owner worker's inbox full",
     "next hop did not answer ARP",
     "too many packets waiting for ARP",
     "no route to destination",
@@ -84,8 +105,13 @@ inline constexpr std::array<std::string_view, Idx(DropReason::kCount)> kDropKey 
     "ipv4_bad_version", "ipv4_bad_ihl", "ipv4_bad_total_length", "ipv4_bad_checksum",
     "ipv4_bad_source", "ipv4_fragment", "ipv4_ttl_expired", "ipv4_not_for_us",
     "ipv4_unknown_protocol", "icmp_short", "icmp_bad_checksum", "icmp_unsupported_type",
+    "tcp_short", "tcp_bad_checksum", "tcp_bad_options", "tcp_no_listener", "tcp_no_session",
+    "tcp_rejected", "tcp_sessions_full", "tcp_no_backend", "tcp_no_snat_port", "steer_ring_full",
     "arp_unresolved", "arp_queue_full", "no_next_hop", "no_mbuf", "tx_full",
 };
+
+// A missing entry would leave the last one empty.
+static_assert(!kDropText.back().empty() && !kDropKey.back().empty(), "a DropReason lacks its text");
 
 // Things that happened and are not drops.
 enum class Counter : uint8_t {
@@ -97,14 +123,30 @@ enum class Counter : uint8_t {
   kArpEntriesExpired,    // stale, or silent to refresh requests
   kArpEntriesEvicted,    // pushed out of a full table
   kIcmpEchoAnswered,
-  kRelayedToWorkers,     // ARP frames copied to the other workers so every cache learns
+  kRelayedToWorkers,     // neighbours shared with the other workers so every cache learns
+  kSessionsOpened,       // client connections accepted on a listener
+  kSessionsClosed,       // sessions freed, for any reason
+  kSynCookiesSent,       // SYN-ACKs carrying a cookie (SYN backlog full)
+  kSynCookiesAccepted,
+  kResetsSent,           // RSTs we sent for no session / no listener
+  kBackendConnects,      // backend connections established
+  kBackendConnectFailures,  // refused or timed out
+  kBackendRetries,       // another backend tried for the same session
+  kIdleTimeouts,         // sessions reset for idleness
+  kSteeredToOwner,       // packets handed to the worker that owns their session
+  kBytesClientToBackend,
+  kBytesBackendToClient,
   kCount
 };
 
 inline constexpr std::array<std::string_view, Idx(Counter::kCount)> kCounterKey = {
     "arp_requests_answered", "arp_requests_sent", "arp_replies_received", "gratuitous_arp_sent",
     "arp_entries_learned", "arp_entries_expired", "arp_entries_evicted", "icmp_echo_answered", "relayed_to_workers",
+    "sessions_opened", "sessions_closed", "syn_cookies_sent", "syn_cookies_accepted", "resets_sent",
+    "backend_connects", "backend_connect_failures", "backend_retries", "idle_timeouts",
+    "steered_to_owner", "bytes_client_to_backend", "bytes_backend_to_client",
 };
+static_assert(!kCounterKey.back().empty(), "a Counter lacks its key");
 
 struct LcoreStats {
   uint16_t lcore = 0;
@@ -116,6 +158,10 @@ struct LcoreStats {
   uint64_t tx_packets = 0;
   std::array<uint64_t, Idx(Counter::kCount)> counters{};
   std::array<uint64_t, Idx(DropReason::kCount)> drops{};
+  uint64_t sessions_active = 0;
+  // Why the TCP state machine refused segments (DropReason::kTcpRejected in detail):
+  // reason text and count, zeros included, in a fixed order.
+  std::vector<std::pair<std::string, uint64_t>> tcp_drops;
 };
 
 struct QueueStats {

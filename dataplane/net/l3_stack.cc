@@ -55,7 +55,18 @@ uint16_t WriteEthernet(uint8_t* frame, const MacAddr& src, const MacAddr& dst, u
 L3Stack::L3Stack(const ArpConfig& arp, DpCounters& counters) noexcept : arp_(arp), counters_(counters) {}
 
 void L3Stack::AddPort(const PortIdentity& port) {
-  ports_.push_back(PortState{port, std::make_unique<NeighborTable>(arp_, counters_)});
+  ports_.push_back(PortState{port, std::make_unique<NeighborTable>(arp_, counters_), {}});
+}
+
+void L3Stack::AddLocalAddress(uint16_t port, uint32_t ip) {
+  if (port < ports_.size() && !IsLocal(ports_[port], ip)) ports_[port].local.push_back(ip);
+}
+
+bool L3Stack::IsLocal(const PortState& p, uint32_t ip) const noexcept {
+  if (ip == p.id.ip) return true;
+  for (uint32_t a : p.local)
+    if (a == ip) return true;
+  return false;
 }
 
 void L3Stack::Start(uint64_t now_us, FrameSink& sink) noexcept {
@@ -76,13 +87,13 @@ bool L3Stack::SendArp(uint16_t port, uint16_t op, const MacAddr& eth_dst, const 
   const PortIdentity& id = ports_[port].id;
   const uint16_t l2_len = EthernetHeaderLen(id.vlan_id);
   const uint16_t len = std::max<uint16_t>(kMinFrameLen, l2_len + kArpLen);
-  MutByteView buf = sink.Alloc(port, len);
-  if (buf.size() < len) {
+  const FrameSink::Buffer buf = sink.Alloc(port, len, TxMeta{});
+  if (buf.bytes.size() < len) {
     counters_.Drop(DropReason::kNoMbuf);
     return false;
   }
-  std::fill(buf.begin(), buf.begin() + len, uint8_t{0});
-  uint8_t* f = buf.data();
+  std::fill(buf.bytes.begin(), buf.bytes.begin() + len, uint8_t{0});
+  uint8_t* f = buf.bytes.data();
   WriteEthernet(f, id.mac, eth_dst, id.vlan_id, kEtherTypeArp);
   uint8_t* a = f + l2_len;
   StoreBe16(a + kArpOffHtype, kArpHtypeEthernet);
@@ -94,7 +105,7 @@ bool L3Stack::SendArp(uint16_t port, uint16_t op, const MacAddr& eth_dst, const 
   StoreBe32(a + kArpOffSpa, id.ip);
   target_mac.Store(a + kArpOffTha);
   StoreBe32(a + kArpOffTpa, target_ip);
-  sink.Send(port, len, TxMeta{});
+  sink.Send(port, buf.handle);
   return true;
 }
 
@@ -159,7 +170,7 @@ InputResult L3Stack::InputArp(PortState& p, MutByteView frame, uint16_t l2_len, 
 
   if (op == kArpOpReply) {
     counters_.Count(Counter::kArpRepliesReceived);
-    return {Verdict::kConsumed, DropReason::kNone, 0, {}, spa, sha};
+    return {Verdict::kConsumed, DropReason::kNone, 0, {}, spa, sha, {}};
   }
   // Turn the request into our reply in place; the VLAN tag, if any, stays as it is.
   sha.Store(frame.data());
@@ -170,7 +181,7 @@ InputResult L3Stack::InputArp(PortState& p, MutByteView frame, uint16_t l2_len, 
   p.id.mac.Store(a + kArpOffSha);
   StoreBe32(a + kArpOffSpa, p.id.ip);
   counters_.Count(Counter::kArpRequestsAnswered);
-  return {Verdict::kReply, DropReason::kNone, uint16_t(frame.size()), {}, spa, sha};
+  return {Verdict::kReply, DropReason::kNone, uint16_t(frame.size()), {}, spa, sha, {}};
 }
 
 InputResult L3Stack::InputIpv4(PortState& p, MutByteView frame, uint16_t l2_len,
@@ -195,7 +206,7 @@ InputResult L3Stack::InputIpv4(PortState& p, MutByteView frame, uint16_t l2_len,
   const bool subnet_broadcast = p.id.netmask < 0xfffffffeu && (src | p.id.netmask) == 0xffffffffu &&
                                 p.id.OnLink(src);
   if (IsMartianSource(src) || src == p.id.ip || subnet_broadcast) return Drop(DropReason::kIpv4BadSource);
-  if (dst != p.id.ip) return Drop(DropReason::kIpv4NotForUs);
+  if (!IsLocal(p, dst)) return Drop(DropReason::kIpv4NotForUs);
   if ((LoadBe16(ip + kIpv4OffFrag) & (kIpv4FlagMf | kIpv4FragOffsetMask)) != 0)
     return Drop(DropReason::kIpv4Fragment);
   // RFC 1122 3.2.1.7: a host must not send TTL 0, so such a datagram was mangled.
@@ -203,14 +214,16 @@ InputResult L3Stack::InputIpv4(PortState& p, MutByteView frame, uint16_t l2_len,
 
   switch (ip[kIpv4OffProto]) {
     case kIpProtoIcmp:
-      return InputIcmp(p, frame, l2_len, ihl_bytes, total_len);
+      return InputIcmp(p, frame, l2_len, ihl_bytes, total_len, dst);
+    case kIpProtoTcp:
+      return InputTcp(frame, l2_len, ihl_bytes, total_len, meta);
     default:
       return Drop(DropReason::kIpv4UnknownProtocol);
   }
 }
 
 InputResult L3Stack::InputIcmp(PortState& p, MutByteView frame, uint16_t l2_len, uint16_t ihl_bytes,
-                               uint16_t total_len) noexcept {
+                               uint16_t total_len, uint32_t local) noexcept {
   uint8_t* ip = frame.data() + l2_len;
   uint8_t* icmp = ip + ihl_bytes;
   const uint16_t icmp_len = uint16_t(total_len - ihl_bytes);
@@ -226,7 +239,7 @@ InputResult L3Stack::InputIcmp(PortState& p, MutByteView frame, uint16_t l2_len,
 
   const uint32_t src = LoadBe32(ip + kIpv4OffSrc);
   StoreBe32(ip + kIpv4OffDst, src);
-  StoreBe32(ip + kIpv4OffSrc, p.id.ip);
+  StoreBe32(ip + kIpv4OffSrc, local);  // answer from the address that was pinged (port or VIP)
   ip[kIpv4OffTtl] = kDefaultTtl;
   StoreBe16(ip + kIpv4OffId, ip_id_++);
   TxMeta tx{p.id.tx_ip_checksum_offload, uint8_t(l2_len), uint8_t(ihl_bytes)};
@@ -238,7 +251,77 @@ InputResult L3Stack::InputIcmp(PortState& p, MutByteView frame, uint16_t l2_len,
   requester.Store(frame.data());
   p.id.mac.Store(frame.data() + 6);
   counters_.Count(Counter::kIcmpEchoAnswered);
-  return {Verdict::kReply, DropReason::kNone, uint16_t(l2_len + total_len), tx, 0, {}};
+  return {Verdict::kReply, DropReason::kNone, uint16_t(l2_len + total_len), tx, 0, {}, {}};
+}
+
+InputResult L3Stack::InputTcp(MutByteView frame, uint16_t l2_len, uint16_t ihl_bytes, uint16_t total_len,
+                              const RxMeta& meta) noexcept {
+  constexpr uint16_t kTcpMinHeader = 20;
+  const uint8_t* ip = frame.data() + l2_len;
+  const uint16_t l4_len = uint16_t(total_len - ihl_bytes);
+  if (l4_len < kTcpMinHeader) return Drop(DropReason::kTcpShort);
+  const uint32_t src = LoadBe32(ip + kIpv4OffSrc);
+  const uint32_t dst = LoadBe32(ip + kIpv4OffDst);
+  const uint8_t* tcp = ip + ihl_bytes;
+  if (meta.l4_checksum == IpChecksumState::kBad ||
+      (meta.l4_checksum == IpChecksumState::kUnknown &&
+       FoldChecksum(OnesSum({tcp, l4_len}, PseudoHeaderSum(src, dst, kIpProtoTcp, l4_len))) != 0))
+    return Drop(DropReason::kTcpBadChecksum);
+  InputResult r{Verdict::kTcp, DropReason::kNone, 0, {}, 0, {}, {}};
+  r.tcp = TcpView{src, dst, uint16_t(l2_len + ihl_bytes), l4_len};
+  return r;
+}
+
+bool L3Stack::SendTcp(uint16_t port, uint32_t src, uint32_t dst, ByteView segment, uint64_t now_us,
+                      FrameSink& sink) noexcept {
+  const PortIdentity& id = ports_[port].id;
+  const uint16_t l2_len = EthernetHeaderLen(id.vlan_id);
+  const size_t ip_len = kIpv4MinHeaderLen + segment.size();
+  if (ip_len > id.mtu_bytes) [[unlikely]] {
+    counters_.Drop(DropReason::kFrameTooLong);
+    return false;
+  }
+  const TxMeta tx{id.tx_ip_checksum_offload, uint8_t(l2_len), uint8_t(kIpv4MinHeaderLen)};
+  const FrameSink::Buffer buf = sink.Alloc(port, uint16_t(l2_len + ip_len), tx);
+  if (buf.bytes.empty()) {
+    counters_.Drop(DropReason::kNoMbuf);
+    return false;
+  }
+  uint8_t* f = buf.bytes.data();
+  WriteEthernet(f, id.mac, MacAddr{}, id.vlan_id, kEtherTypeIpv4);  // destination set below
+  uint8_t* ip = f + l2_len;
+  ip[kIpv4OffVerIhl] = 0x45;
+  ip[kIpv4OffTos] = 0;
+  StoreBe16(ip + kIpv4OffTotalLen, uint16_t(ip_len));
+  StoreBe16(ip + kIpv4OffId, ip_id_++);
+  StoreBe16(ip + kIpv4OffFrag, kIpv4FlagDf);  // TCP sizes segments to the MTU: never fragment
+  ip[kIpv4OffTtl] = kDefaultTtl;
+  ip[kIpv4OffProto] = kIpProtoTcp;
+  StoreBe32(ip + kIpv4OffSrc, src);
+  StoreBe32(ip + kIpv4OffDst, dst);
+  StoreBe16(ip + kIpv4OffChecksum, 0);
+  if (!tx.ip_checksum_offload) SetIpv4HeaderChecksum({ip, kIpv4MinHeaderLen});
+  uint8_t* tcp = ip + kIpv4MinHeaderLen;
+  std::copy(segment.begin(), segment.end(), tcp);
+  constexpr size_t kTcpChecksumOffset = 16;
+  StoreBe16(tcp + kTcpChecksumOffset, 0);
+  StoreBe16(tcp + kTcpChecksumOffset,
+            FoldChecksum(OnesSum({tcp, segment.size()},
+                                 PseudoHeaderSum(src, dst, kIpProtoTcp, uint16_t(segment.size())))));
+
+  const NeighborTable::Resolved r = RouteIpv4(port, dst, buf.handle, now_us, sink);
+  switch (r.kind) {
+    case NeighborTable::ResolveKind::kHit:
+      r.mac.Store(f);
+      sink.Send(port, buf.handle);
+      return true;
+    case NeighborTable::ResolveKind::kQueued:
+      return true;
+    case NeighborTable::ResolveKind::kDropped:
+      sink.Discard(buf.handle);
+      return false;
+  }
+  return false;
 }
 
 void L3Stack::LearnFromPeer(uint16_t port, uint32_t ip, const MacAddr& mac, uint64_t now_us,

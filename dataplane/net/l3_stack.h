@@ -37,6 +37,7 @@ enum class IpChecksumState : uint8_t { kUnknown, kGood, kBad };  // from the NIC
 struct RxMeta {
   uint16_t port = 0;
   IpChecksumState ip_checksum = IpChecksumState::kUnknown;
+  IpChecksumState l4_checksum = IpChecksumState::kUnknown;  // TCP/UDP checksum, same states
 };
 
 // How the NIC should finish a frame we hand it.
@@ -50,6 +51,15 @@ enum class Verdict : uint8_t {
   kDrop,      // reason says why; the caller frees the frame
   kReply,     // the frame was rewritten in place: send tx_len bytes on the same port
   kConsumed,  // fully handled (e.g. an ARP reply we learned from); the caller frees it
+  kTcp,       // a valid TCP segment for one of our addresses: see InputResult::tcp
+};
+
+// Where a TCP segment sits in a frame that L3 validated (IPv4 header, checksums).
+struct TcpView {
+  uint32_t src_ip = 0;
+  uint32_t dst_ip = 0;
+  uint16_t l4_offset = 0;   // from the frame start
+  uint16_t l4_len = 0;      // header + payload
 };
 
 struct InputResult {
@@ -61,19 +71,24 @@ struct InputResult {
   // workers' caches: RSS sends ARP to one queue, but every worker sends packets.
   uint32_t learned_ip = 0;
   MacAddr learned_mac;
+  TcpView tcp;  // kTcp
 };
 
-// Where new frames go (ARP requests, gratuitous ARP) and queued packets come back.
+// Where new frames go (ARP, TCP segments) and frames that waited for ARP come back.
 class FrameSink {
  public:
-  // A buffer of `len` bytes to build a frame in, or an empty span if none is free.
-  virtual MutByteView Alloc(uint16_t port, uint16_t len) = 0;
-  // Sends the frame last returned by Alloc().
-  virtual void Send(uint16_t port, uint16_t len, const TxMeta& tx) = 0;
-  // A packet that waited for ARP can go now: fill its Ethernet header with
-  // WriteEthernet(..., dst) and send it.
-  virtual void ReleasePending(uint16_t port, PacketHandle pkt, const MacAddr& dst) = 0;
-  virtual void DropPending(uint16_t port, PacketHandle pkt) = 0;
+  struct Buffer {
+    MutByteView bytes;        // exactly the length asked for; empty when none was free
+    PacketHandle handle = 0;  // names the frame in Send/Discard and in the ARP queue
+  };
+  // A frame of `len` bytes, to be sent with `tx` offloads.
+  virtual Buffer Alloc(uint16_t port, uint16_t len, const TxMeta& tx) = 0;
+  virtual void Send(uint16_t port, PacketHandle frame) = 0;
+  virtual void Discard(PacketHandle frame) = 0;
+  // A frame that waited for ARP can go now: its Ethernet header is complete but for the
+  // destination MAC (the first 6 bytes), which is `dst`.
+  virtual void ReleasePending(uint16_t port, PacketHandle frame, const MacAddr& dst) = 0;
+  virtual void DropPending(uint16_t port, PacketHandle frame) = 0;
 
  protected:
   ~FrameSink() = default;
@@ -90,6 +105,9 @@ class L3Stack {
 
   // Ports are added once, before traffic; index = DPDK-independent port number 0..n-1.
   void AddPort(const PortIdentity& port);
+  // An extra address of `port` (a VIP): TCP and ICMP echo to it are ours. It is never
+  // answered in ARP: routers reach VIPs through the port's own address.
+  void AddLocalAddress(uint16_t port, uint32_t ip);
   uint16_t PortCount() const noexcept { return uint16_t(ports_.size()); }
   const PortIdentity& Port(uint16_t port) const noexcept { return ports_[port].id; }
 
@@ -109,6 +127,12 @@ class L3Stack {
   NeighborTable::Resolved RouteIpv4(uint16_t port, uint32_t dst, PacketHandle pkt, uint64_t now_us,
                                     FrameSink& sink) noexcept;
 
+  // Sends a TCP segment (header with a zero checksum, then payload) from `src` to `dst`
+  // on `port`: frames it in Ethernet and IPv4, fills both checksums, resolves the next
+  // hop (the frame waits in the ARP queue if needed). False when it was dropped.
+  bool SendTcp(uint16_t port, uint32_t src, uint32_t dst, ByteView segment, uint64_t now_us,
+               FrameSink& sink) noexcept;
+
   // Timers (ARP retries and expiry); call every few milliseconds.
   void Advance(uint64_t now_us, FrameSink& sink) noexcept;
 
@@ -120,12 +144,15 @@ class L3Stack {
                        FrameSink& sink) noexcept;
   InputResult InputIpv4(PortState& p, MutByteView frame, uint16_t l2_len, const RxMeta& meta) noexcept;
   InputResult InputIcmp(PortState& p, MutByteView frame, uint16_t l2_len, uint16_t ihl_bytes,
-                        uint16_t total_len) noexcept;
+                        uint16_t total_len, uint32_t local) noexcept;
+  InputResult InputTcp(MutByteView frame, uint16_t l2_len, uint16_t ihl_bytes, uint16_t total_len,
+                       const RxMeta& meta) noexcept;
+  bool IsLocal(const PortState& p, uint32_t ip) const noexcept;
   bool SendArp(uint16_t port, uint16_t op, const MacAddr& eth_dst, const MacAddr& target_mac,
                uint32_t target_ip, FrameSink& sink) noexcept;
   InputResult Drop(DropReason r) noexcept {
     counters_.Drop(r);
-    return {Verdict::kDrop, r, 0, {}, 0, {}};
+    return {Verdict::kDrop, r, 0, {}, 0, {}, {}};
   }
 
   // Adapts one port's neighbour-table events to frames on the sink.
@@ -142,6 +169,7 @@ class L3Stack {
   struct PortState {
     PortIdentity id;
     std::unique_ptr<NeighborTable> neighbors;
+    std::vector<uint32_t> local;  // VIPs; few per port, so a scan beats a hash
   };
 
   PortEvents EventsFor(uint16_t port, FrameSink& sink) noexcept { return PortEvents(this, port, &sink); }

@@ -186,6 +186,10 @@ class TcpEndpoint {
   // Reads received in-order bytes; returns how many.
   [[nodiscard]] uint32_t Receive(std::span<uint8_t> out) noexcept;
   uint32_t Readable() const noexcept { return rcv_.Size(); }
+  // Bytes Send() would take now (0 once Close() was called).
+  uint32_t SendSpace() const noexcept { return c_.fin_queued ? 0 : snd_.Free(); }
+  // Bytes queued and not yet acknowledged by the peer.
+  uint32_t Unacked() const noexcept { return snd_.Size(); }
   void Close() noexcept;
   void Abort() noexcept;
   // kAckByCursor: acknowledge received sequence space up to `seq` (clamped to RCV.NXT).

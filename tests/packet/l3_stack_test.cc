@@ -256,7 +256,9 @@ std::vector<PacketCase> Cases() {
       {"TTL 1 is answered with TTL 64", kPlain, EchoRequest().Ttl(1), V::kReply, R::kNone, EchoReply(),
        kTxEcho},
       {"UDP", kPlain, EchoRequest().L4Raw(kProtoUdp, Counting(16)), V::kDrop, R::kIpv4UnknownProtocol},
-      {"TCP", kPlain, EchoRequest().L4Raw(kProtoTcp, Counting(20)), V::kDrop, R::kIpv4UnknownProtocol},
+      // TCP goes up to the proxy only with a whole header and a right checksum.
+      {"TCP bad checksum", kPlain, EchoRequest().L4Raw(kProtoTcp, Counting(20)), V::kDrop, R::kTcpBadChecksum},
+      {"TCP shorter than its header", kPlain, EchoRequest().L4Raw(kProtoTcp, Counting(19)), V::kDrop, R::kTcpShort},
 
       // ----- ICMP -----
       {"ICMP 7 bytes", kPlain, EchoRequest().L4Raw(kProtoIcmp, {8, 0, 0xf7, 0xff, 0, 0, 0}), V::kDrop,

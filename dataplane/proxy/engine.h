@@ -1,0 +1,117 @@
+// The L4 proxy of one worker, sans-IO: TCP segments for VIPs and for our SNAT address
+// come in with the time, segments go out through the L3 stack. It owns the sessions
+// (client connection + backend connection), their flows, buffers and timers.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <queue>
+#include <span>
+#include <vector>
+
+#include "dataplane/api/config.h"
+#include "dataplane/net/counters.h"
+#include "dataplane/lb/pool.h"
+#include "dataplane/net/l3_stack.h"
+#include "dataplane/proxy/flow_table.h"
+#include "dataplane/proxy/session.h"
+#include "dataplane/tcp/isn.h"
+
+namespace baton::dp {
+
+class ProxyEngine {
+ public:
+  // `front`/`back`: our port numbers for those roles. Per-worker: SNAT ports are split
+  // between workers so that a backend's reply names its owner.
+  ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t back, uint16_t worker,
+              uint16_t workers, L3Stack& l3, DpCounters& counters, const tcp::IsnKey& isn_key);
+  ~ProxyEngine();
+  ProxyEngine(const ProxyEngine&) = delete;
+  ProxyEngine& operator=(const ProxyEngine&) = delete;
+
+  // Which worker owns the flow of this segment: client flows by a hash of the 4-tuple,
+  // backend flows by the SNAT port. Same answer on every worker.
+  uint16_t OwnerOf(const TcpView& view, ByteView segment) const noexcept;
+
+  // One TCP segment that L3 validated, received on `port`.
+  void Input(uint16_t port, const TcpView& view, ByteView segment, uint64_t now_us, FrameSink& sink);
+  // End of a burst: moves bytes between the two sides of every session touched and
+  // sends what is due.
+  void Flush(uint64_t now_us, FrameSink& sink);
+  // Timers (retransmission, delayed ACK, connect and idle timeouts); then Flush().
+  void Advance(uint64_t now_us, FrameSink& sink);
+
+  uint32_t ActiveSessions() const noexcept { return active_; }
+  const std::array<uint64_t, tcp::TcpIdx(tcp::TcpDrop::kCount)>& TcpDrops() const noexcept {
+    return tcp_drops_;
+  }
+  const std::vector<lb::Pool>& Pools() const noexcept { return pools_; }
+
+ private:
+  struct Listener {
+    uint32_t vip = 0;
+    uint16_t port = 0;
+    uint16_t pool = 0;
+    bool proxy_protocol = false;
+  };
+  struct TimerEntry {
+    uint64_t deadline_us;
+    uint32_t session;
+    uint16_t generation;
+    bool operator>(const TimerEntry& o) const noexcept { return deadline_us > o.deadline_us; }
+  };
+  // The four byte rings of a session, in its slot of the buffer area.
+  struct Buffers {
+    std::span<uint8_t> client_snd, client_rcv, backend_snd, backend_rcv;
+  };
+
+  const Listener* FindListener(uint32_t vip, uint16_t port) const noexcept;
+  void Accept(const Listener& l, const FlowKey& flow, const tcp::Segment& syn, uint64_t now_us,
+              FrameSink& sink);
+  void AcceptCookie(const Listener& l, const FlowKey& flow, const tcp::Segment& ack, uint64_t now_us,
+                    FrameSink& sink);
+  void ResetUnknown(uint16_t port, const TcpView& view, const tcp::Segment& seg, DropReason why,
+                    uint64_t now_us, FrameSink& sink);
+  uint32_t AllocSession() noexcept;
+  void FreeSession(uint32_t idx) noexcept;
+  Buffers BuffersOf(uint32_t idx) const noexcept;
+  tcp::TcpEndpoint ClientEp(uint32_t idx) noexcept;
+  tcp::TcpEndpoint BackendEp(uint32_t idx) noexcept;
+
+  void OnClientEvents(uint32_t idx, uint64_t now_us) noexcept;
+  void OnBackendEvents(uint32_t idx, uint64_t now_us) noexcept;
+  void ConnectBackend(uint32_t idx, uint64_t now_us) noexcept;
+  void BackendFailed(uint32_t idx, uint64_t now_us) noexcept;
+  void CloseBackendFlow(Session& s) noexcept;
+  lb::Pool& PoolOf(const Session& s) noexcept { return pools_[listeners_[s.listener].pool]; }
+  void EndBackendSession(Session& s) noexcept;
+  void Pump(uint32_t idx) noexcept;
+  void Touch(uint32_t idx, uint64_t now_us) noexcept;
+  void OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) noexcept;
+  void CountTcpDrop(tcp::TcpDrop d) noexcept;
+
+  const uint16_t front_, back_, worker_, workers_;
+  L3Stack& l3_;
+  DpCounters& counters_;
+  tcp::IsnKey isn_key_;
+  TcpSettings settings_;
+  uint32_t snat_ip_ = 0;
+  tcp::TcpConfig client_tcp_, backend_tcp_;
+  std::vector<Listener> listeners_;
+  std::vector<lb::Pool> pools_;
+
+  std::vector<Session> sessions_;
+  uint32_t free_head_ = 0;
+  uint32_t active_ = 0;
+  uint32_t half_open_ = 0;
+  uint8_t* buffer_area_ = nullptr;  // sessions x 4 rings, mapped lazily by the kernel
+  size_t buffer_area_bytes_ = 0;
+  FlowTable client_flows_, backend_flows_;
+  std::vector<uint16_t> snat_free_;  // FIFO ring of free source ports (late reuse)
+  uint32_t snat_head_ = 0, snat_count_ = 0;
+  std::vector<uint32_t> dirty_;
+  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+  std::array<uint64_t, tcp::TcpIdx(tcp::TcpDrop::kCount)> tcp_drops_{};
+};
+
+}  // namespace baton::dp

@@ -1,0 +1,41 @@
+// A session: the client's TCP connection to a VIP, its backend connection from our
+// SNAT address, and the proxy state between them. Plain data, no pointers: byte
+// buffers live in per-session slots of the engine's buffer area, addressed by index.
+#pragma once
+
+#include <cstdint>
+#include <type_traits>
+
+#include "dataplane/proxy/flow_table.h"
+#include "dataplane/tcp/connection.h"
+
+namespace baton::dp {
+
+inline constexpr uint16_t kNoBackend = UINT16_MAX;
+
+struct Session {
+  tcp::TcpConnection client;
+  tcp::TcpConnection backend;
+  FlowKey client_flow;            // remote = client, local = VIP
+  FlowKey backend_flow;           // remote = backend, local = SNAT address and port
+  uint64_t tried_backends = 0;    // bit per pool backend that failed to connect
+  uint64_t connect_deadline_us = tcp::kNoDeadline;
+  uint64_t idle_deadline_us = tcp::kNoDeadline;
+  uint64_t scheduled_us = tcp::kNoDeadline;  // earliest deadline the timer heap holds
+  uint32_t next_free = 0;         // free-list link while unused
+  uint16_t generation = 0;        // bumped on free: stale timer entries are ignored
+  uint16_t listener = 0;
+  uint16_t backend_index = kNoBackend;
+  uint8_t attempts = 0;           // backends tried
+  bool in_use = false;
+  bool half_open = false;         // client handshake not done: counts against syn_backlog
+  bool backend_open = false;      // `backend` is a live connection
+  bool fin_to_backend = false;    // client's FIN passed on
+  bool fin_to_client = false;     // backend's FIN passed on
+  bool counted_on_backend = false;  // OnSessionStart() done for backend_index
+  bool proxy_header = false;      // PROXY v2 header still to go first to the backend
+  bool dirty = false;             // on this burst's output list
+};
+static_assert(std::is_trivially_copyable_v<Session>);
+
+}  // namespace baton::dp
