@@ -5,8 +5,10 @@
 
 BUILD ?= build
 CLANG_BUILD ?= build-clang
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build test demo clang clean
+.PHONY: all deps build test demo clang fuzz clean
 
 all: build
 
@@ -30,5 +32,16 @@ clang: deps
 	[ -f $(CLANG_BUILD)/build.ninja ] || CXX=clang++-14 meson setup $(CLANG_BUILD)
 	ninja -C $(CLANG_BUILD)
 
+# libFuzzer targets (tests/fuzz/README.md), each run FUZZ_SECONDS over its seed corpus.
+fuzz: deps
+	[ -f $(FUZZ_BUILD)/build.ninja ] || CXX=clang++-14 meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false
+	ninja -C $(FUZZ_BUILD) fuzz
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+# Benchmarks (bench/run.sh): baton against peers on the namespace testbed. Not part of test.
+.PHONY: bench
+bench: build
+	bench/run.sh $(BUILD)
+
 clean:
-	rm -rf $(BUILD) $(CLANG_BUILD)
+	rm -rf $(BUILD) $(CLANG_BUILD) $(FUZZ_BUILD)

@@ -218,7 +218,10 @@ class TableReader {
   std::string Path(std::string_view key) const {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
   }
+  // toml11 counts the lines up to the value on every call: only for messages, or a file
+  // with many tables takes quadratic time.
   uint32_t line() const { return table_.location().line(); }
+  const Value& table() const { return table_; }
 
   void Bad(const Value& v, std::string_view key, std::string_view expected) {
     problems_.Add(v.location().line(), Path(key), Show(v), expected);
@@ -243,6 +246,18 @@ class TableReader {
       return false;
     }
     out = static_cast<T>(n);
+    return true;
+  }
+
+  // True when the key is present and a boolean.
+  bool Bool(std::string_view key, bool& out) {
+    const Value* v = Get(key);
+    if (v == nullptr) return false;
+    if (!v->is_boolean()) {
+      Bad(*v, key, "true or false");
+      return false;
+    }
+    out = v->as_boolean();
     return true;
   }
 
@@ -354,8 +369,10 @@ std::optional<std::string> CanonicalPci(std::string_view head) {
 constexpr std::string_view kDeviceText =
     "a DPDK device like \"net_af_packet0,iface=front\" or \"0000:03:00.0\"";
 constexpr std::string_view kPciText = "a PCI address like \"0000:03:00.0\"";
-constexpr std::string_view kNameText =
-    "a name like \"front\" (a-z, then up to 15 of a-z 0-9 _ -)";
+// What a name must look like, with an example that fits the table ("front", "web").
+std::string NameText(std::string_view example) {
+  return "a name like \"" + std::string(example) + "\" (a-z, then up to 15 of a-z 0-9 _ -)";
+}
 constexpr std::string_view kPrefixText = "an IPv4 prefix like 198.18.2.11/24";
 constexpr std::string_view kAddrText = "an IPv4 address like 198.18.2.1";
 constexpr std::string_view kNoV6 = " (IPv6 is not supported yet)";
@@ -414,11 +431,12 @@ void ReadArp(TableReader& t, dp::ArpConfig& a) {
 struct PortDraft {
   dp::PortConfig config;
   std::string path;  // "port[1]"
-  uint32_t line = 0;
+  const Value* table = nullptr;
   const Value* name = nullptr;
   const Value* roles = nullptr;
   const Value* device = nullptr;
   const Value* address = nullptr;
+  bool gateway_given = false;  // even when it is wrong
   std::string device_id;  // DeviceHead(), PCI canonical
   uint32_t host = 0;      // address, host order
 };
@@ -483,6 +501,7 @@ void ReadAddress(TableReader& t, PortDraft& p) {
 void ReadGateway(TableReader& t, PortDraft& p) {
   const Value* v = t.Get("gateway");
   if (v == nullptr) return;
+  p.gateway_given = true;
   if (!v->is_string()) return t.Bad(*v, "gateway", kAddrText);
   const std::string& text = v->as_string().str;
   const auto gw = ParseV4(text);
@@ -529,11 +548,11 @@ void ReadDevice(TableReader& t, PortDraft& p) {
 PortDraft ReadPort(TableReader& t, Problems& problems, std::string path) {
   PortDraft p;
   p.path = std::move(path);
-  p.line = t.line();
+  p.table = &t.table();
   if (const Value* v = t.Get("name"); v == nullptr) {
-    t.Missing("name", kNameText);
+    t.Missing("name", NameText("front"));
   } else if (!v->is_string() || !IsPortName(v->as_string().str)) {
-    t.Bad(*v, "name", kNameText);
+    t.Bad(*v, "name", NameText("front"));
   } else {
     p.config.name = v->as_string().str;
     p.name = v;
@@ -590,19 +609,28 @@ void CrossCheckPorts(const std::vector<PortDraft>& ports, Problems& problems) {
                        " has it)");
     }
     if (first == nullptr && r.role == dp::kRoleFront) {
-      problems.Add(ports.front().line, "port", "no port with role \"front\"",
+      problems.Add(ports.front().table->location().line(), "port", "no port with role \"front\"",
                    "one port with role \"front\"");
     }
   }
 }
 
-void ReadPorts(TableReader& top, Problems& problems, dp::ConfigSnapshot& snap) {
+std::vector<PortDraft> ReadPorts(TableReader& top, Problems& problems) {
   constexpr std::string_view kPortsText = "at least one [[port]] table";
-  const Value* v = top.Get("port");
-  if (v == nullptr) return problems.Add(1, "port", "nothing", kPortsText);
-  if (!v->is_array()) return top.Bad(*v, "port", "an array of tables written [[port]]");
-  if (v->as_array().empty()) return top.Bad(*v, "port", kPortsText);
   std::vector<PortDraft> drafts;
+  const Value* v = top.Get("port");
+  if (v == nullptr) {
+    problems.Add(1, "port", "nothing", kPortsText);
+    return drafts;
+  }
+  if (!v->is_array()) {
+    top.Bad(*v, "port", "an array of tables written [[port]]");
+    return drafts;
+  }
+  if (v->as_array().empty()) {
+    top.Bad(*v, "port", kPortsText);
+    return drafts;
+  }
   const auto& items = v->as_array();
   for (size_t i = 0; i < items.size(); ++i) {
     const std::string path = "port[" + std::to_string(i) + "]";
@@ -614,7 +642,460 @@ void ReadPorts(TableReader& top, Problems& problems, dp::ConfigSnapshot& snap) {
     drafts.push_back(ReadPort(t, problems, path));
   }
   CrossCheckPorts(drafts, problems);
-  for (PortDraft& d : drafts) snap.ports.push_back(std::move(d.config));
+  return drafts;
+}
+
+// ---------------------------------------------------------------------------------------
+// [tcp]
+
+constexpr int64_t kSnatLowest = 1024;   // below are the well-known ports
+constexpr uint32_t kSnatFewest = 64;    // the fewest ports a range may hold
+
+// Up to 9 decimal digits without sign, spaces or leading zero ("0" alone is allowed);
+// range checks are the caller's, so "70000" can be told apart from "7x".
+std::optional<uint32_t> ParseDecimal(std::string_view s) {
+  if (s.empty() || s.size() > 9 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+  if (!std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return std::nullopt;
+  uint32_t n = 0;
+  std::from_chars(s.data(), s.data() + s.size(), n);
+  return n;
+}
+
+void ReadSnatPorts(TableReader& t, dp::TcpSettings& c) {
+  constexpr std::string_view kForm = "a port range like \"10000-59999\"";
+  const Value* v = t.Get("snat_ports");
+  if (v == nullptr) return;
+  if (!v->is_string()) return t.Bad(*v, "snat_ports", kForm);
+  const std::string_view text = v->as_string().str;
+  const size_t dash = text.find('-');
+  if (dash == std::string_view::npos) return t.Bad(*v, "snat_ports", kForm);
+  const auto lo = ParseDecimal(text.substr(0, dash));
+  const auto hi = ParseDecimal(text.substr(dash + 1));
+  if (!lo || !hi) return t.Bad(*v, "snat_ports", kForm);
+  if (*lo < kSnatLowest || *lo > *hi || *hi > 65535) {
+    return t.Bad(*v, "snat_ports",
+                 "a port range MIN-MAX with " + std::to_string(kSnatLowest) +
+                     " <= MIN <= MAX <= 65535");
+  }
+  if (*hi - *lo + 1 < kSnatFewest) {
+    return t.Bad(*v, "snat_ports",
+                 "a port range of at least " + std::to_string(kSnatFewest) + " ports");
+  }
+  c.snat_port_min = static_cast<uint16_t>(*lo);
+  c.snat_port_max = static_cast<uint16_t>(*hi);
+}
+
+void ReadTcp(TableReader& t, dp::TcpSettings& c) {
+  t.Int("max_sessions", {1, 4'194'304}, c.max_sessions);
+  if (uint32_t kib = 0; t.Int("buffer_kib", {4, 16'384, true}, kib)) c.buffer_bytes = kib * 1024;
+  t.Int("syn_backlog", {1, 1'048'576}, c.syn_backlog);
+  t.Int("connect_timeout_ms", {100, 600'000}, c.connect_timeout_ms);
+  t.Int("connect_attempts", {1, 10}, c.connect_attempts);
+  if (uint32_t s = 0; t.Int("idle_timeout_s", {1, 86'400}, s)) c.idle_timeout_ms = s * 1000;
+  ReadSnatPorts(t, c);
+  t.Finish();
+}
+
+// ---------------------------------------------------------------------------------------
+// Addresses with a port: listener VIPs and backends.
+
+constexpr std::string_view kVipExample = "198.18.100.10:80";
+constexpr std::string_view kBackendExample = "198.18.3.101:80";
+
+std::string EndpointText(std::string_view example) {
+  return "an IPv4 address and port like " + std::string(example);
+}
+
+// "2001:db8::1", "2001:db8::1:443" (which reads as one address) or "[2001:db8::1]:443".
+bool IsV6Endpoint(std::string_view s) {
+  if (!s.empty() && s.front() == '[') {
+    const size_t close = s.find(']');
+    return close != std::string_view::npos && IsV6(s.substr(1, close - 1));
+  }
+  const size_t colon = s.rfind(':');
+  return IsV6(s) || (colon != std::string_view::npos && IsV6(s.substr(0, colon)));
+}
+
+// Not "this network" (0/8), loopback (127/8), multicast or reserved (224/3, which holds
+// 255.255.255.255).
+bool IsUnicastV4(uint32_t host) noexcept {
+  const uint32_t first = host >> 24;
+  return first != 0 && first != 127 && first < 224;
+}
+
+struct Endpoint {
+  uint32_t host = 0;
+  uint16_t port = 0;
+};
+
+constexpr uint64_t EndpointKey(uint32_t host, uint16_t port) noexcept {
+  return uint64_t{host} << 16 | port;
+}
+
+// "A.B.C.D:PORT", PORT 1..65535. `v` is reported under `key` when it is not one.
+std::optional<Endpoint> ReadEndpoint(Problems& problems, const Value& v, const std::string& key,
+                                     std::string_view example) {
+  std::string expected = EndpointText(example);
+  const auto bad = [&] { problems.Add(v.location().line(), key, Show(v), expected); };
+  if (!v.is_string()) {
+    bad();
+    return std::nullopt;
+  }
+  const std::string_view text = v.as_string().str;
+  const size_t colon = text.rfind(':');
+  const auto host = colon == std::string_view::npos ? std::nullopt : ParseV4(text.substr(0, colon));
+  const auto port =
+      colon == std::string_view::npos ? std::nullopt : ParseDecimal(text.substr(colon + 1));
+  if (!host || !port) {
+    if (IsV6Endpoint(text)) expected += kNoV6;
+    bad();
+    return std::nullopt;
+  }
+  if (*port < 1 || *port > 65535) {
+    expected += ", with a port from 1 to 65535";
+    bad();
+    return std::nullopt;
+  }
+  if (!IsUnicastV4(*host)) {
+    expected = "a unicast IPv4 address (not in 0.0.0.0/8, 127.0.0.0/8 or 224.0.0.0/3) and "
+               "port like " + std::string(example);
+    bad();
+    return std::nullopt;
+  }
+  return Endpoint{*host, static_cast<uint16_t>(*port)};
+}
+
+// A string that must be one of `choices`; nullptr when it is absent or wrong (reported).
+template <typename E>
+struct Choice {
+  std::string_view name;
+  E value;
+};
+
+template <typename E, size_t N>
+const Choice<E>* ReadChoice(TableReader& t, std::string_view key,
+                            const std::array<Choice<E>, N>& choices) {
+  const Value* v = t.Get(key);
+  if (v == nullptr) return nullptr;
+  std::vector<std::string_view> names;
+  for (const Choice<E>& c : choices) {
+    if (v->is_string() && v->as_string().str == c.name) return &c;
+    names.push_back(c.name);
+  }
+  std::string expected = "one of " + JoinNames(names, "\"");
+  if (v->is_string())
+    if (const auto near = Suggest(v->as_string().str, names))
+      expected.append(" (did you mean \"").append(*near).append("\"?)");
+  t.Bad(*v, key, expected);
+  return nullptr;
+}
+
+// A required name under the port naming rule; nullptr when absent or wrong (reported).
+const Value* ReadName(TableReader& t, std::string_view example, std::string& out) {
+  const Value* v = t.Get("name");
+  if (v == nullptr) {
+    t.Missing("name", NameText(example));
+    return nullptr;
+  }
+  if (!v->is_string() || !IsPortName(v->as_string().str)) {
+    t.Bad(*v, "name", NameText(example));
+    return nullptr;
+  }
+  out = v->as_string().str;
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------
+// [[pool]]
+
+constexpr std::array<Choice<dp::BalanceAlgorithm>, 3> kAlgorithms = {{
+    {"round_robin", dp::BalanceAlgorithm::kRoundRobin},
+    {"least_connections", dp::BalanceAlgorithm::kLeastConnections},
+    {"maglev", dp::BalanceAlgorithm::kMaglev},
+}};
+
+constexpr size_t kMaxPools = size_t{UINT16_MAX} + 1;  // ListenerConfig::pool is a uint16_t
+constexpr size_t kMaxListedPools = 8;  // a message lists the pool names up to this many
+
+struct BackendDraft {
+  dp::BackendConfig config;
+  std::string path;                // "pool[0].backends[1]"
+  std::string key;                 // where the address is: path, or path + ".address"
+  const Value* address = nullptr;  // set when valid
+  uint32_t host = 0;
+};
+
+struct PoolDraft {
+  dp::PoolConfig config;
+  std::string path;  // "pool[0]"
+  const Value* table = nullptr;
+  const Value* name = nullptr;
+  // Whatever string was given as the name, valid or not: a listener that names a pool
+  // whose name already has a message gets no second one.
+  std::optional<std::string> name_text;
+  std::vector<BackendDraft> backends;
+};
+
+BackendDraft ReadBackend(Problems& problems, const Value& item, std::string path) {
+  BackendDraft b;
+  b.path = std::move(path);
+  if (item.is_table()) {
+    TableReader t(problems, item, b.path);
+    b.key = t.Path("address");
+    if (const Value* a = t.Get("address"); a == nullptr) {
+      t.Missing("address", EndpointText(kBackendExample));
+    } else if (const auto e = ReadEndpoint(problems, *a, b.key, kBackendExample)) {
+      b.address = a;
+      b.host = e->host;
+      b.config.port = e->port;
+    }
+    t.Int("weight", {0, 1000}, b.config.weight);
+    t.Finish();
+  } else if (item.is_string()) {
+    b.key = b.path;
+    if (const auto e = ReadEndpoint(problems, item, b.key, kBackendExample)) {
+      b.address = &item;
+      b.host = e->host;
+      b.config.port = e->port;
+    }
+  } else {
+    problems.Add(item.location().line(), b.path, Show(item),
+                 EndpointText(kBackendExample) + ", or a table like { address = \"" +
+                     std::string(kBackendExample) + "\", weight = 2 }");
+  }
+  if (b.address != nullptr) b.config.address = dp::IpAddr::V4(b.host);
+  return b;
+}
+
+PoolDraft ReadPool(TableReader& t, Problems& problems, std::string path) {
+  PoolDraft p;
+  p.path = std::move(path);
+  p.table = &t.table();
+  p.name = ReadName(t, "web", p.config.name);
+  if (const Value* v = t.Get("name"); v != nullptr && v->is_string())
+    p.name_text = v->as_string().str;
+  if (const auto* c = ReadChoice(t, "algorithm", kAlgorithms)) p.config.algorithm = c->value;
+  const std::string backends_text =
+      "a non-empty array of backends like [\"" + std::string(kBackendExample) + "\"]";
+  if (const Value* v = t.Get("backends"); v == nullptr) {
+    t.Missing("backends", backends_text);
+  } else if (!v->is_array() || v->as_array().empty()) {
+    t.Bad(*v, "backends", backends_text);
+  } else {
+    const auto& items = v->as_array();
+    for (size_t i = 0; i < items.size(); ++i)
+      p.backends.push_back(
+          ReadBackend(problems, items[i], t.Path("backends") + "[" + std::to_string(i) + "]"));
+  }
+  t.Finish();
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------
+// [[listener]]
+
+constexpr std::array<Choice<dp::ListenerMode>, 2> kModes = {{
+    {"tcp", dp::ListenerMode::kTcp},
+    {"tls", dp::ListenerMode::kTls},
+}};
+
+struct ListenerDraft {
+  dp::ListenerConfig config;
+  std::string path;  // "listener[0]"
+  const Value* table = nullptr;
+  const Value* name = nullptr;
+  const Value* vip = nullptr;  // set when valid
+  uint32_t host = 0;
+  const Value* pool = nullptr;  // set when a string; resolved once every pool is read
+};
+
+ListenerDraft ReadListener(TableReader& t, Problems& problems, std::string path) {
+  ListenerDraft l;
+  l.path = std::move(path);
+  l.table = &t.table();
+  l.name = ReadName(t, "http", l.config.name);
+  if (const Value* v = t.Get("vip"); v == nullptr) {
+    t.Missing("vip", EndpointText(kVipExample));
+  } else if (const auto e = ReadEndpoint(problems, *v, t.Path("vip"), kVipExample)) {
+    l.vip = v;
+    l.host = e->host;
+    l.config.vip = dp::IpAddr::V4(e->host);
+    l.config.port = e->port;
+  }
+  if (const auto* c = ReadChoice(t, "mode", kModes)) {
+    if (c->value == dp::ListenerMode::kTls)
+      t.Bad(*t.Get("mode"), "mode", "\"tcp\" (TLS listeners are not built yet)");
+    else
+      l.config.mode = c->value;
+  }
+  if (const Value* v = t.Get("pool"); v == nullptr) {
+    t.Missing("pool", "the name of a [[pool]]");
+  } else if (!v->is_string()) {
+    t.Bad(*v, "pool", "the name of a [[pool]]");
+  } else {
+    l.pool = v;
+  }
+  t.Bool("proxy_protocol", l.config.proxy_protocol);
+  t.Finish();
+  return l;
+}
+
+// ---------------------------------------------------------------------------------------
+// [[pool]] and [[listener]] arrays, and the rules between them and the ports.
+
+// The tables of an optional [[name]] array, each read by read(reader, path).
+template <typename Draft, typename Read>
+std::vector<Draft> ReadTableArray(TableReader& top, Problems& problems, std::string_view name,
+                                  Read read) {
+  std::vector<Draft> drafts;
+  const Value* v = top.Get(name);
+  if (v == nullptr) return drafts;
+  if (!v->is_array()) {
+    top.Bad(*v, name, "an array of tables written [[" + std::string(name) + "]]");
+    return drafts;
+  }
+  const auto& items = v->as_array();
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string path = std::string(name) + "[" + std::to_string(i) + "]";
+    if (!items[i].is_table()) {
+      problems.Add(items[i].location().line(), path, Show(items[i]), "a table");
+      continue;
+    }
+    TableReader t(problems, items[i], path);
+    drafts.push_back(read(t, path));
+  }
+  return drafts;
+}
+
+// What is wrong with `host` (a VIP or a backend, named by `noun`) next to port `p`, or "".
+std::string ClashWithPort(uint32_t host, const PortDraft& p, std::string_view noun) {
+  if (p.address == nullptr) return {};
+  const uint8_t len = p.config.address.length;
+  if (host == p.host)
+    return std::string(noun) + " other than " + p.path + "'s own address " + V4Text(p.host);
+  if ((host & Mask(len)) == (p.host & Mask(len)) && IsNetworkOrBroadcast(host, len)) {
+    return std::string(noun) + " other than the network or broadcast address of " + p.path +
+           "'s subnet " + SubnetText(p.host, len);
+  }
+  return {};
+}
+
+void CrossCheckPools(const std::vector<PoolDraft>& pools, Problems& problems) {
+  std::map<std::string_view, const PoolDraft*> names;
+  for (const PoolDraft& b : pools) {
+    if (b.name == nullptr) continue;
+    const auto [it, fresh] = names.emplace(b.config.name, &b);
+    if (!fresh) {
+      problems.Add(b.name->location().line(), b.path + ".name", Show(*b.name),
+                   "a name no other pool uses (" + it->second->path + " has it)");
+    }
+  }
+}
+
+void CrossCheckListeners(const std::vector<PortDraft>& ports,
+                         const std::vector<PoolDraft>& pools,
+                         std::vector<ListenerDraft>& listeners, Problems& problems) {
+  // Every string given as a pool name, valid or not, to its first pool.
+  std::map<std::string_view, size_t> pool_index;
+  std::vector<std::string_view> valid_pool_names;
+  for (size_t i = 0; i < pools.size(); ++i) {
+    if (pools[i].name_text) pool_index.emplace(*pools[i].name_text, i);
+    if (pools[i].name != nullptr) valid_pool_names.push_back(pools[i].config.name);
+  }
+  std::map<std::string_view, const ListenerDraft*> names;
+  std::map<uint64_t, const ListenerDraft*> vips;
+  for (ListenerDraft& b : listeners) {
+    if (b.name != nullptr) {
+      const auto [it, fresh] = names.emplace(b.config.name, &b);
+      if (!fresh) {
+        problems.Add(b.name->location().line(), b.path + ".name", Show(*b.name),
+                     "a name no other listener uses (" + it->second->path + " has it)");
+      }
+    }
+    if (b.vip != nullptr) {
+      const auto [it, fresh] = vips.emplace(EndpointKey(b.host, b.config.port), &b);
+      if (!fresh) {
+        problems.Add(b.vip->location().line(), b.path + ".vip", Show(*b.vip),
+                     "an address and port no other listener uses (" + it->second->path +
+                         " has it)");
+      }
+      for (const PortDraft& p : ports) {
+        if (const std::string clash = ClashWithPort(b.host, p, "a VIP"); !clash.empty()) {
+          problems.Add(b.vip->location().line(), b.path + ".vip", Show(*b.vip), clash);
+          break;
+        }
+      }
+    }
+    if (b.pool == nullptr) continue;
+    const std::string& wanted = b.pool->as_string().str;
+    if (const auto it = pool_index.find(wanted); it != pool_index.end()) {
+      // A pool whose name is wrong already has its message; the index then goes unused.
+      b.config.pool = static_cast<uint16_t>(it->second);
+      continue;
+    }
+    std::string expected = "the name of a [[pool]]";
+    if (const auto near = Suggest(wanted, valid_pool_names))
+      expected.append(" (did you mean \"").append(*near).append("\"?)");
+    else if (valid_pool_names.empty())
+      expected += " (there is none)";
+    else if (valid_pool_names.size() <= kMaxListedPools)
+      expected.append(" (one of ").append(JoinNames(valid_pool_names, "\"")).append(")");
+    problems.Add(b.pool->location().line(), b.path + ".pool", Show(*b.pool), expected);
+  }
+}
+
+// Backends: no address and port twice in a pool. They are reached over the back port, so
+// they must not be a port's address or a VIP, and without a gateway on the back port they
+// must sit on its subnet.
+void CrossCheckBackends(const std::vector<PortDraft>& ports, const std::vector<PoolDraft>& pools,
+                        const std::vector<ListenerDraft>& listeners, Problems& problems) {
+  const auto roles_bad = [](const PortDraft& p) { return p.roles == nullptr; };
+  const bool roles_ok =
+      !ports.empty() && std::none_of(ports.begin(), ports.end(), roles_bad);
+  const PortDraft* back = nullptr;
+  for (const PortDraft& p : ports)
+    if (back == nullptr && (p.config.roles & dp::kRoleBack) != 0) back = &p;
+  if (roles_ok && back == nullptr && !listeners.empty()) {
+    problems.Add(listeners.front().table->location().line(), "listener",
+                 "listeners and no port with role \"back\"",
+                 "a port with role \"back\" (backends are reached over it)");
+  }
+  std::map<uint32_t, const ListenerDraft*> vip_hosts;  // the first listener on each VIP
+  for (const ListenerDraft& l : listeners)
+    if (l.vip != nullptr) vip_hosts.emplace(l.host, &l);
+  const bool check_route =
+      roles_ok && back != nullptr && back->address != nullptr && !back->gateway_given;
+  for (const PoolDraft& pool : pools) {
+    // Maps, not pairwise loops, so a file with huge lists still loads in O(n log n).
+    std::map<uint64_t, const BackendDraft*> seen;
+    for (const BackendDraft& b : pool.backends) {
+      if (b.address == nullptr) continue;
+      // The same address and port twice in one pool: reported on the later entry only
+      // (the first one gets any other message).
+      if (const auto [it, fresh] = seen.emplace(EndpointKey(b.host, b.config.port), &b); !fresh) {
+        problems.Add(b.address->location().line(), b.key, Show(*b.address),
+                     "an address and port no other backend of this pool uses (" +
+                         it->second->path + " has it)");
+        continue;
+      }
+      std::string clash;
+      for (const PortDraft& p : ports)
+        if (clash.empty()) clash = ClashWithPort(b.host, p, "a backend address");
+      if (const auto it = vip_hosts.find(b.host); clash.empty() && it != vip_hosts.end())
+        clash = "a backend address other than " + it->second->path + "'s VIP " + V4Text(b.host);
+      if (clash.empty() && check_route) {
+        const uint8_t len = back->config.address.length;
+        if ((b.host & Mask(len)) != (back->host & Mask(len))) {
+          clash = "a backend address inside " + back->path + "'s subnet " +
+                  SubnetText(back->host, len) + " (" + back->path +
+                  " has role \"back\" and no gateway)";
+        }
+      }
+      if (!clash.empty())
+        problems.Add(b.address->location().line(), b.key, Show(*b.address), clash);
+    }
+  }
 }
 
 // toml11's what() is several lines of ASCII art; keep the reason from the first one,
@@ -641,7 +1122,46 @@ std::string ShortReason(std::string_view what) {
 
 }  // namespace
 
+// TOML files are UTF-8 (TOML 1.0). Checked before toml11 sees the text: Debian's
+// toml11 3.7.1 reads past its buffer on invalid UTF-8 inside literal strings
+// (toml11 issue #199, fixed upstream after 3.7.1; our fuzzer found it).
+// Returns the 1-based line of the first bad byte, or 0 when the text is valid.
+uint32_t FirstInvalidUtf8Line(std::string_view text) noexcept {
+  uint32_t line = 1;
+  for (size_t i = 0; i < text.size();) {
+    const auto b = static_cast<unsigned char>(text[i]);
+    if (b < 0x80) {
+      if (b == '\n') ++line;
+      ++i;
+      continue;
+    }
+    size_t len = 0;
+    uint32_t cp = 0, min = 0;
+    if ((b & 0xe0) == 0xc0) {
+      len = 2, cp = b & 0x1f, min = 0x80;
+    } else if ((b & 0xf0) == 0xe0) {
+      len = 3, cp = b & 0x0f, min = 0x800;
+    } else if ((b & 0xf8) == 0xf0) {
+      len = 4, cp = b & 0x07, min = 0x10000;
+    } else {
+      return line;
+    }
+    if (i + len > text.size()) return line;
+    for (size_t k = 1; k < len; ++k) {
+      const auto c = static_cast<unsigned char>(text[i + k]);
+      if ((c & 0xc0) != 0x80) return line;
+      cp = cp << 6 | (c & 0x3f);
+    }
+    // Overlong forms, UTF-16 surrogates and code points past U+10FFFF are not UTF-8.
+    if (cp < min || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff) return line;
+    i += len;
+  }
+  return 0;
+}
+
 dp::ConfigSnapshot ParseConfig(const std::string& text, const std::string& origin) {
+  if (const uint32_t bad = FirstInvalidUtf8Line(text); bad != 0)
+    throw ConfigError(origin + ":" + std::to_string(bad) + ": syntax error: invalid UTF-8");
   Value root;
   try {
     std::istringstream in(text);
@@ -657,7 +1177,7 @@ dp::ConfigSnapshot ParseConfig(const std::string& text, const std::string& origi
   dp::ConfigSnapshot snap;
   snap.source = origin;
   TableReader top(problems, root, "");
-  for (const std::string_view name : {"dataplane", "arp"}) {
+  for (const std::string_view name : {"dataplane", "arp", "tcp"}) {
     const Value* v = top.Get(name);
     if (v == nullptr) continue;
     if (!v->is_table()) {
@@ -667,12 +1187,36 @@ dp::ConfigSnapshot ParseConfig(const std::string& text, const std::string& origi
     TableReader t(problems, *v, std::string(name));
     if (name == "dataplane")
       ReadDataplane(t, snap.dataplane);
-    else
+    else if (name == "arp")
       ReadArp(t, snap.arp);
+    else
+      ReadTcp(t, snap.tcp);
   }
-  ReadPorts(top, problems, snap);
+  std::vector<PortDraft> ports = ReadPorts(top, problems);
+  std::vector<PoolDraft> pools = ReadTableArray<PoolDraft>(
+      top, problems, "pool",
+      [&problems](TableReader& t, const std::string& path) { return ReadPool(t, problems, path); });
+  if (pools.size() > kMaxPools) {
+    const PoolDraft& extra = pools[kMaxPools];
+    problems.Add(extra.table->location().line(), extra.path, "a table",
+                 "at most " + std::to_string(kMaxPools) + " [[pool]] tables");
+  }
+  std::vector<ListenerDraft> listeners = ReadTableArray<ListenerDraft>(
+      top, problems, "listener", [&problems](TableReader& t, const std::string& path) {
+        return ReadListener(t, problems, path);
+      });
+  CrossCheckPools(pools, problems);
+  CrossCheckListeners(ports, pools, listeners, problems);
+  CrossCheckBackends(ports, pools, listeners, problems);
   top.Finish("table");
   if (!problems.empty()) problems.Throw(origin);
+
+  for (PortDraft& p : ports) snap.ports.push_back(std::move(p.config));
+  for (PoolDraft& p : pools) {
+    for (BackendDraft& b : p.backends) p.config.backends.push_back(b.config);
+    snap.pools.push_back(std::move(p.config));
+  }
+  for (ListenerDraft& l : listeners) snap.listeners.push_back(std::move(l.config));
   return snap;
 }
 

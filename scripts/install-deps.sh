@@ -10,7 +10,7 @@ PKGS=(
   dpdk dpdk-dev libdpdk-dev libipsec-mb-dev libssl-dev libtoml11-dev nlohmann-json3-dev
   libcli11-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libnuma-dev libpcap-dev
   # testbed and real peers
-  iproute2 ethtool iputils-ping arping nginx-light curl socat python3 python3-scapy
+  iproute2 ethtool iputils-ping arping nginx-light curl socat python3 python3-scapy wrk nftables
   openssl procps kmod
 )
 
@@ -29,10 +29,10 @@ if ((${#missing[@]})); then
   if [[ -z $(find /var/lib/apt/lists -maxdepth 1 -name '*Packages*' -mtime -1 2>/dev/null | head -1) ]]; then
     apt-get update -qq
   fi
-  if ! apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; then
+  if ! apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}" >/dev/null; then
     # Package lists can be fresh yet stale for a new archive state: refresh once, retry.
     apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    apt-get install -y -qq -o DPkg::Lock::Timeout=300 --no-install-recommends "${missing[@]}" >/dev/null
   fi
   # nginx from Debian starts a service on install; the testbed runs its own instances.
   if command -v systemctl >/dev/null && systemctl is-active -q nginx 2>/dev/null; then

@@ -275,6 +275,10 @@ InputResult L3Stack::InputTcp(MutByteView frame, uint16_t l2_len, uint16_t ihl_b
 bool L3Stack::SendTcp(uint16_t port, uint32_t src, uint32_t dst, ByteView segment, uint64_t now_us,
                       FrameSink& sink) noexcept {
   const PortIdentity& id = ports_[port].id;
+  if (segment.size() < 20) [[unlikely]] {  // no room for the checksum we fill in
+    counters_.Drop(DropReason::kTcpShort);
+    return false;
+  }
   const uint16_t l2_len = EthernetHeaderLen(id.vlan_id);
   const size_t ip_len = kIpv4MinHeaderLen + segment.size();
   if (ip_len > id.mtu_bytes) [[unlikely]] {

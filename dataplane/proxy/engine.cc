@@ -64,6 +64,9 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
   // both its peers keep their own TIME-WAIT anyway.
   client_tcp_.mss_bytes = uint16_t(l3_.Port(front_).mtu_bytes - 40);
   client_tcp_.msl_us = 1'000'000;
+  // RFC 6298 2.4 asks for a 1 s minimum RTO; like Linux we use 200 ms: with a 1 s floor
+  // every loss that fast retransmit cannot repair stalls a client for a second.
+  client_tcp_.rto_min_us = 200'000;
   backend_tcp_ = client_tcp_;
   backend_tcp_.mss_bytes = uint16_t(l3_.Port(back_).mtu_bytes - 40);
   // Backends are close: a first RTO of 1 s would make a lost SYN cost a second.
@@ -183,9 +186,10 @@ void ProxyEngine::CloseBackendFlow(Session& s) noexcept {
   s.backend_open = false;
 }
 
-void ProxyEngine::Touch(uint32_t idx, uint64_t now_us) noexcept {
+void ProxyEngine::Touch(uint32_t idx, uint64_t now_us, bool activity) noexcept {
   Session& s = sessions_[idx];
-  s.idle_deadline_us = now_us + uint64_t(settings_.idle_timeout_ms) * kUsPerMs;
+  // Idle means no byte either way: pure ACKs and window probes do not count.
+  if (activity) s.idle_deadline_us = now_us + uint64_t(settings_.idle_timeout_ms) * kUsPerMs;
   if (!s.dirty) {
     s.dirty = true;
     dirty_.push_back(idx);
@@ -215,7 +219,7 @@ void ProxyEngine::Input(uint16_t port, const TcpView& view, ByteView segment, ui
     tcp::TcpEndpoint ep = BackendEp(idx);
     CountTcpDrop(ep.Input(seg, now_us).drop);
     OnBackendEvents(idx, now_us);
-    Touch(idx, now_us);
+    Touch(idx, now_us, false);  // bytes moving between the sides count, in Pump()
     return;
   }
   if (port != front_) return ResetUnknown(port, view, seg, DropReason::kTcpNoSession, now_us, sink);
@@ -226,7 +230,7 @@ void ProxyEngine::Input(uint16_t port, const TcpView& view, ByteView segment, ui
     tcp::TcpEndpoint ep = ClientEp(idx);
     CountTcpDrop(ep.Input(seg, now_us).drop);
     OnClientEvents(idx, now_us);
-    Touch(idx, now_us);
+    Touch(idx, now_us, false);
     return;
   }
   const Listener* l = FindListener(view.dst_ip, seg.hdr.dst_port);
@@ -286,7 +290,7 @@ void ProxyEngine::Accept(const Listener& l, const FlowKey& flow, const tcp::Segm
   ep.Listen(tcp::Rfc6528Isn(isn_key_, local, flow.local_port, remote, flow.remote_port, now_us));
   CountTcpDrop(ep.Input(syn, now_us).drop);
   OnClientEvents(idx, now_us);
-  Touch(idx, now_us);
+  Touch(idx, now_us, true);
 }
 
 void ProxyEngine::AcceptCookie(const Listener& l, const FlowKey& flow, const tcp::Segment& ack, uint64_t now_us,
@@ -319,7 +323,7 @@ void ProxyEngine::AcceptCookie(const Listener& l, const FlowKey& flow, const tcp
   CountTcpDrop(ep.AcceptCookie(ack, mss, now_us).drop);
   counters_.Count(Counter::kSynCookiesAccepted);
   OnClientEvents(idx, now_us);
-  Touch(idx, now_us);
+  Touch(idx, now_us, true);
 }
 
 // ---- Events -------------------------------------------------------------------------
@@ -336,6 +340,7 @@ void ProxyEngine::OnClientEvents(uint32_t idx, uint64_t now_us) noexcept {
     counters_.Count(Counter::kSessionsOpened);
     ConnectBackend(idx, now_us);
   }
+  if (ev & tcp::kEvPeerFin) s.fin_from_client = true;
   if (ev & (tcp::kEvReset | tcp::kEvTimedOut)) {
     // The client is gone: so is the backend connection (RST tells the backend at once).
     if (s.backend_open && s.backend.state != TcpState::kClosed) BackendEp(idx).Abort();
@@ -350,6 +355,7 @@ void ProxyEngine::OnBackendEvents(uint32_t idx, uint64_t now_us) noexcept {
     s.connect_deadline_us = kNoDeadline;
     counters_.Count(Counter::kBackendConnects);
   }
+  if (ev & tcp::kEvPeerFin) s.fin_from_backend = true;
   if (ev & (tcp::kEvReset | tcp::kEvTimedOut)) {
     if (s.connect_deadline_us != kNoDeadline) return BackendFailed(idx, now_us);  // refused
     if (s.client.state != TcpState::kClosed) ClientEp(idx).Abort();
@@ -413,7 +419,7 @@ void ProxyEngine::BackendFailed(uint32_t idx, uint64_t now_us) noexcept {
 
 // ---- Output, proxying and timers ---------------------------------------------------
 
-void ProxyEngine::Pump(uint32_t idx) noexcept {
+void ProxyEngine::Pump(uint32_t idx, uint64_t now_us) noexcept {
   Session& s = sessions_[idx];
   if (!s.backend_open || s.connect_deadline_us != kNoDeadline) return;  // not connected yet
   tcp::TcpEndpoint client = ClientEp(idx);
@@ -441,20 +447,18 @@ void ProxyEngine::Pump(uint32_t idx) noexcept {
     }
     return moved;
   };
-  counters_.Count(Counter::kBytesClientToBackend, move(client, backend));
-  counters_.Count(Counter::kBytesBackendToClient, move(backend, client));
+  const uint64_t up = move(client, backend), down = move(backend, client);
+  counters_.Count(Counter::kBytesClientToBackend, up);
+  counters_.Count(Counter::kBytesBackendToClient, down);
+  if (up + down != 0) s.idle_deadline_us = now_us + uint64_t(settings_.idle_timeout_ms) * kUsPerMs;
   // Half-close travels once the bytes before it did (RFC 9293 3.6: FIN after the data).
-  const auto peer_closed = [](TcpState st) {
-    return st == TcpState::kCloseWait || st == TcpState::kLastAck || st == TcpState::kClosing ||
-           st == TcpState::kTimeWait || st == TcpState::kClosed;
-  };
-  if (!s.fin_to_backend && peer_closed(s.client.state) && client.Readable() == 0 &&
-      s.client.state != TcpState::kClosed) {
+  // Decided on the FIN received, not on the sender's state: that side may already be
+  // CLOSED (its own close finished) while its last bytes still wait to move.
+  if (!s.fin_to_backend && s.fin_from_client && client.Readable() == 0) {
     backend.Close();
     s.fin_to_backend = true;
   }
-  if (!s.fin_to_client && peer_closed(s.backend.state) && backend.Readable() == 0 &&
-      s.backend.state != TcpState::kClosed) {
+  if (!s.fin_to_client && s.fin_from_backend && backend.Readable() == 0) {
     client.Close();
     s.fin_to_client = true;
   }
@@ -462,7 +466,7 @@ void ProxyEngine::Pump(uint32_t idx) noexcept {
 
 void ProxyEngine::OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) noexcept {
   Session& s = sessions_[idx];
-  Pump(idx);
+  Pump(idx, now_us);
   {
     Emitter out(l3_, front_, s.client_flow.local_ip, s.client_flow.remote_ip, now_us, sink);
     ClientEp(idx).Output(now_us, out);

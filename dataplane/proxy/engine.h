@@ -85,8 +85,9 @@ class ProxyEngine {
   void CloseBackendFlow(Session& s) noexcept;
   lb::Pool& PoolOf(const Session& s) noexcept { return pools_[listeners_[s.listener].pool]; }
   void EndBackendSession(Session& s) noexcept;
-  void Pump(uint32_t idx) noexcept;
-  void Touch(uint32_t idx, uint64_t now_us) noexcept;
+  void Pump(uint32_t idx, uint64_t now_us) noexcept;
+  // Marks the session for output this burst; `activity` restarts its idle timer.
+  void Touch(uint32_t idx, uint64_t now_us, bool activity) noexcept;
   void OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) noexcept;
   void CountTcpDrop(tcp::TcpDrop d) noexcept;
 

@@ -30,6 +30,8 @@ struct Session {
   bool in_use = false;
   bool half_open = false;         // client handshake not done: counts against syn_backlog
   bool backend_open = false;      // `backend` is a live connection
+  bool fin_from_client = false;   // the client half-closed
+  bool fin_from_backend = false;  // the backend half-closed
   bool fin_to_backend = false;    // client's FIN passed on
   bool fin_to_client = false;     // backend's FIN passed on
   bool counted_on_backend = false;  // OnSessionStart() done for backend_index

@@ -30,6 +30,25 @@ std::string Port(const std::string& name, const std::string& roles, const std::s
          "\"\naddress = \"" + address + "\"\n" + extra;
 }
 
+// Front and back ports on lines 1-10, for cases about pools and listeners (from line 11).
+const std::string kPorts =
+    kFront + Port("back", "[\"back\"]", "net_af_packet1,iface=back", "198.18.3.11/24");
+
+// A pool (3 lines) and a listener using it (4 lines).
+const std::string kWebPool = "[[pool]]\nname = \"web\"\nbackends = [\"198.18.3.101:80\"]\n";
+const std::string kHttp =
+    "[[listener]]\nname = \"http\"\nvip = \"198.18.100.10:80\"\npool = \"web\"\n";
+
+// A pool "web" on line 11 with `backends` on line 13.
+std::string Backends(const std::string& list) {
+  return kPorts + "[[pool]]\nname = \"web\"\nbackends = " + list + "\n";
+}
+
+// kPorts, kWebPool, then a listener on line 14 with `extra` from line 16.
+std::string Listener(const std::string& name, const std::string& extra) {
+  return kPorts + kWebPool + "[[listener]]\nname = \"" + name + "\"\n" + extra;
+}
+
 std::string ErrorOf(const std::string& text) {
   try {
     ParseConfig(text, "t.toml");
@@ -111,7 +130,10 @@ const BadCase kBad[] = {
     {"TableTypo", "[dataplan]\nworkers = 2\n" + kFront,
      "t.toml:1: dataplan: got a table, expected a known table (did you mean \"dataplane\"?)"},
     {"TopLevelKey", "workers = 2\n" + kFront,
-     "t.toml:1: workers: got 2, expected a known table (one of dataplane, arp, port)"},
+     "t.toml:1: workers: got 2, expected a known table (one of dataplane, arp, tcp, port, pool, "
+     "listener)"},
+    {"TableTypoPools", kPorts + "[[pools]]\nname = \"web\"\n",
+     "t.toml:11: pools: got [a table], expected a known table (did you mean \"pool\"?)"},
     {"PortKeyTypo", kFront + "gatway = \"198.18.2.1\"\n",
      "t.toml:6: port[0].gatway: got \"198.18.2.1\", expected a known key (did you mean "
      "\"gateway\"?)"},
@@ -250,6 +272,273 @@ const BadCase kBad[] = {
          Port("repl", "[\"repl\"]", "net_tap1", "198.18.4.11/24"),
      "t.toml:8: port[1].roles: got [\"repl\"], expected \"repl\" on one port only (port[0] has "
      "it)"},
+    // [tcp]
+    {"TcpMaxSessions", "[tcp]\nmax_sessions = 0\n" + kFront,
+     "t.toml:2: tcp.max_sessions: got 0, expected an integer from 1 to 4194304"},
+    {"TcpMaxSessionsTooMany", "[tcp]\nmax_sessions = 4_194_305\n" + kFront,
+     "t.toml:2: tcp.max_sessions: got 4_194_305, expected an integer from 1 to 4194304"},
+    {"TcpBufferNotPowerOfTwo", "[tcp]\nbuffer_kib = 100\n" + kFront,
+     "t.toml:2: tcp.buffer_kib: got 100, expected a power of two from 4 to 16384"},
+    {"TcpBufferTooSmall", "[tcp]\nbuffer_kib = 2\n" + kFront,
+     "t.toml:2: tcp.buffer_kib: got 2, expected a power of two from 4 to 16384"},
+    {"TcpBufferTooBig", "[tcp]\nbuffer_kib = 32768\n" + kFront,
+     "t.toml:2: tcp.buffer_kib: got 32768, expected a power of two from 4 to 16384"},
+    {"TcpRanges",
+     "[tcp]\nsyn_backlog = 0\nconnect_timeout_ms = 99\nconnect_attempts = 11\n"
+     "idle_timeout_s = 86401\n" + kFront,
+     "t.toml:2: tcp.syn_backlog: got 0, expected an integer from 1 to 1048576\n"
+     "t.toml:3: tcp.connect_timeout_ms: got 99, expected an integer from 100 to 600000\n"
+     "t.toml:4: tcp.connect_attempts: got 11, expected an integer from 1 to 10\n"
+     "t.toml:5: tcp.idle_timeout_s: got 86401, expected an integer from 1 to 86400"},
+    {"TcpRangesHigh",
+     "[tcp]\nsyn_backlog = 1048577\nconnect_timeout_ms = 600001\nconnect_attempts = 0\n"
+     "idle_timeout_s = \"5m\"\n" + kFront,
+     "t.toml:2: tcp.syn_backlog: got 1048577, expected an integer from 1 to 1048576\n"
+     "t.toml:3: tcp.connect_timeout_ms: got 600001, expected an integer from 100 to 600000\n"
+     "t.toml:4: tcp.connect_attempts: got 0, expected an integer from 1 to 10\n"
+     "t.toml:5: tcp.idle_timeout_s: got \"5m\", expected an integer from 1 to 86400"},
+    {"TcpKeyMs", "[tcp]\nidle_timeout_ms = 300000\n" + kFront,
+     "t.toml:2: tcp.idle_timeout_ms: got 300000, expected a known key (did you mean "
+     "\"idle_timeout_s\"?)"},
+    {"TcpKeyBytes", "[tcp]\nbuffer_bytes = 262144\n" + kFront,
+     "t.toml:2: tcp.buffer_bytes: got 262144, expected a known key (one of max_sessions, "
+     "buffer_kib, syn_backlog, connect_timeout_ms, connect_attempts, idle_timeout_s, "
+     "snat_ports)"},
+    {"TcpNotTable", "tcp = 1\n" + kFront, "t.toml:1: tcp: got 1, expected a table"},
+    {"SnatNotString", "[tcp]\nsnat_ports = 10000\n" + kFront,
+     "t.toml:2: tcp.snat_ports: got 10000, expected a port range like \"10000-59999\""},
+    {"SnatOnePort", "[tcp]\nsnat_ports = \"10000\"\n" + kFront,
+     "t.toml:2: tcp.snat_ports: got \"10000\", expected a port range like \"10000-59999\""},
+    {"SnatSpaces", "[tcp]\nsnat_ports = \"10000 - 59999\"\n" + kFront,
+     "t.toml:2: tcp.snat_ports: got \"10000 - 59999\", expected a port range like "
+     "\"10000-59999\""},
+    {"SnatLeadingZero", "[tcp]\nsnat_ports = \"01024-59999\"\n" + kFront,
+     "t.toml:2: tcp.snat_ports: got \"01024-59999\", expected a port range like "
+     "\"10000-59999\""},
+    {"SnatThreeParts", "[tcp]\nsnat_ports = \"10000-20000-30000\"\n" + kFront,
+     "t.toml:2: tcp.snat_ports: got \"10000-20000-30000\", expected a port range like "
+     "\"10000-59999\""},
+    {"SnatWellKnown", "[tcp]\nsnat_ports = \"1023-59999\"\n" + kFront,
+     "t.toml:2: tcp.snat_ports: got \"1023-59999\", expected a port range MIN-MAX with 1024 <= "
+     "MIN <= MAX <= 65535"},
+    {"SnatReversed", "[tcp]\nsnat_ports = \"59999-10000\"\n" + kFront,
+     "t.toml:2: tcp.snat_ports: got \"59999-10000\", expected a port range MIN-MAX with 1024 "
+     "<= MIN <= MAX <= 65535"},
+    {"SnatAbove65535", "[tcp]\nsnat_ports = \"10000-65536\"\n" + kFront,
+     "t.toml:2: tcp.snat_ports: got \"10000-65536\", expected a port range MIN-MAX with 1024 "
+     "<= MIN <= MAX <= 65535"},
+    {"SnatTooFew", "[tcp]\nsnat_ports = \"10000-10062\"\n" + kFront,
+     "t.toml:2: tcp.snat_ports: got \"10000-10062\", expected a port range of at least 64 "
+     "ports"},
+    // [[pool]]
+    {"PoolAsTable", kPorts + "[pool]\nname = \"web\"\n",
+     "t.toml:11: pool: got a table, expected an array of tables written [[pool]]"},
+    {"PoolNotTable", "pool = [1]\n" + kPorts, "t.toml:1: pool[0]: got 1, expected a table"},
+    {"ListenerNotTable", "listener = [\"http\"]\n" + kPorts,
+     "t.toml:1: listener[0]: got \"http\", expected a table"},
+    {"PoolMissingAll", kPorts + "[[pool]]\n",
+     "t.toml:11: pool[0].name: got nothing, expected a name like \"web\" (a-z, then up to 15 of "
+     "a-z 0-9 _ -)\n"
+     "t.toml:11: pool[0].backends: got nothing, expected a non-empty array of backends like "
+     "[\"198.18.3.101:80\"]"},
+    {"PoolKeyTypo", kPorts + "[[pool]]\nname = \"web\"\nbackend = [\"198.18.3.101:80\"]\n",
+     "t.toml:11: pool[0].backends: got nothing, expected a non-empty array of backends like "
+     "[\"198.18.3.101:80\"]\n"
+     "t.toml:13: pool[0].backend: got [\"198.18.3.101:80\"], expected a known key (did you "
+     "mean \"backends\"?)"},
+    {"PoolNameUppercase", kPorts + "[[pool]]\nname = \"Web\"\nbackends = [\"198.18.3.101:80\"]\n",
+     "t.toml:12: pool[0].name: got \"Web\", expected a name like \"web\" (a-z, then up to 15 of "
+     "a-z 0-9 _ -)"},
+    {"PoolSameName", kPorts + kWebPool + kWebPool,
+     "t.toml:15: pool[1].name: got \"web\", expected a name no other pool uses (pool[0] has "
+     "it)"},
+    {"AlgorithmTypo",
+     kPorts + "[[pool]]\nname = \"web\"\nalgorithm = \"round-robin\"\n"
+              "backends = [\"198.18.3.101:80\"]\n",
+     "t.toml:13: pool[0].algorithm: got \"round-robin\", expected one of \"round_robin\", "
+     "\"least_connections\", \"maglev\" (did you mean \"round_robin\"?)"},
+    {"AlgorithmUnknown",
+     kPorts + "[[pool]]\nname = \"web\"\nalgorithm = \"random\"\n"
+              "backends = [\"198.18.3.101:80\"]\n",
+     "t.toml:13: pool[0].algorithm: got \"random\", expected one of \"round_robin\", "
+     "\"least_connections\", \"maglev\""},
+    {"AlgorithmNotString",
+     kPorts + "[[pool]]\nname = \"web\"\nalgorithm = 1\nbackends = [\"198.18.3.101:80\"]\n",
+     "t.toml:13: pool[0].algorithm: got 1, expected one of \"round_robin\", "
+     "\"least_connections\", \"maglev\""},
+    {"BackendsEmpty", Backends("[]"),
+     "t.toml:13: pool[0].backends: got [], expected a non-empty array of backends like "
+     "[\"198.18.3.101:80\"]"},
+    {"BackendsString", Backends("\"198.18.3.101:80\""),
+     "t.toml:13: pool[0].backends: got \"198.18.3.101:80\", expected a non-empty array of "
+     "backends like [\"198.18.3.101:80\"]"},
+    {"BackendNoPort", Backends("[\"198.18.3.101\"]"),
+     "t.toml:13: pool[0].backends[0]: got \"198.18.3.101\", expected an IPv4 address and port "
+     "like 198.18.3.101:80"},
+    {"BackendPortZero", Backends("[\"198.18.3.101:0\"]"),
+     "t.toml:13: pool[0].backends[0]: got \"198.18.3.101:0\", expected an IPv4 address and port "
+     "like 198.18.3.101:80, with a port from 1 to 65535"},
+    {"BackendPortTooBig", Backends("[\"198.18.3.101:65536\"]"),
+     "t.toml:13: pool[0].backends[0]: got \"198.18.3.101:65536\", expected an IPv4 address and "
+     "port like 198.18.3.101:80, with a port from 1 to 65535"},
+    {"BackendIpv6Bracketed", Backends("[\"198.18.3.101:80\", \"[2001:db8::1]:80\"]"),
+     "t.toml:13: pool[0].backends[1]: got \"[2001:db8::1]:80\", expected an IPv4 address and "
+     "port like 198.18.3.101:80 (IPv6 is not supported yet)"},
+    {"BackendIpv6Bare", Backends("[\"2001:db8::1:80\"]"),
+     "t.toml:13: pool[0].backends[0]: got \"2001:db8::1:80\", expected an IPv4 address and "
+     "port like 198.18.3.101:80 (IPv6 is not supported yet)"},
+    {"BackendNotUnicast",
+     Backends("[\n  \"0.0.0.0:80\",\n  \"127.0.0.1:80\",\n  \"224.0.0.1:80\",\n"
+              "  \"255.255.255.255:80\",\n]"),
+     "t.toml:14: pool[0].backends[0]: got \"0.0.0.0:80\", expected a unicast IPv4 address (not "
+     "in 0.0.0.0/8, 127.0.0.0/8 or 224.0.0.0/3) and port like 198.18.3.101:80\n"
+     "t.toml:15: pool[0].backends[1]: got \"127.0.0.1:80\", expected a unicast IPv4 address "
+     "(not in 0.0.0.0/8, 127.0.0.0/8 or 224.0.0.0/3) and port like 198.18.3.101:80\n"
+     "t.toml:16: pool[0].backends[2]: got \"224.0.0.1:80\", expected a unicast IPv4 address "
+     "(not in 0.0.0.0/8, 127.0.0.0/8 or 224.0.0.0/3) and port like 198.18.3.101:80\n"
+     "t.toml:17: pool[0].backends[3]: got \"255.255.255.255:80\", expected a unicast IPv4 "
+     "address (not in 0.0.0.0/8, 127.0.0.0/8 or 224.0.0.0/3) and port like 198.18.3.101:80"},
+    {"BackendInteger", Backends("[80]"),
+     "t.toml:13: pool[0].backends[0]: got 80, expected an IPv4 address and port like "
+     "198.18.3.101:80, or a table like { address = \"198.18.3.101:80\", weight = 2 }"},
+    {"BackendTableNoAddress", Backends("[{ weight = 2 }]"),
+     "t.toml:13: pool[0].backends[0].address: got nothing, expected an IPv4 address and port "
+     "like 198.18.3.101:80"},
+    {"BackendTableKeyTypo", Backends("[{ adress = \"198.18.3.101:80\" }]"),
+     "t.toml:13: pool[0].backends[0].address: got nothing, expected an IPv4 address and port "
+     "like 198.18.3.101:80\n"
+     "t.toml:13: pool[0].backends[0].adress: got \"198.18.3.101:80\", expected a known key "
+     "(did you mean \"address\"?)"},
+    {"BackendTableBadAddress", Backends("[{ address = \"198.18.3.101\", weight = 2 }]"),
+     "t.toml:13: pool[0].backends[0].address: got \"198.18.3.101\", expected an IPv4 address "
+     "and port like 198.18.3.101:80"},
+    {"BackendWeight",
+     Backends("[\n  { address = \"198.18.3.101:80\", weight = 1001 },\n"
+              "  { address = \"198.18.3.102:80\", weight = -1 },\n"
+              "  { address = \"198.18.3.103:80\", weight = \"heavy\" },\n]"),
+     "t.toml:14: pool[0].backends[0].weight: got 1001, expected an integer from 0 to 1000\n"
+     "t.toml:15: pool[0].backends[1].weight: got -1, expected an integer from 0 to 1000\n"
+     "t.toml:16: pool[0].backends[2].weight: got \"heavy\", expected an integer from 0 to 1000"},
+    {"BackendTwice",
+     Backends("[\"198.18.3.101:80\", \"198.18.3.102:80\",\n"
+              "  { address = \"198.18.3.101:80\", weight = 2 }]"),
+     "t.toml:14: pool[0].backends[2].address: got \"198.18.3.101:80\", expected an address and "
+     "port no other backend of this pool uses (pool[0].backends[0] has it)"},
+    {"BackendProblemsInOrder",
+     Backends("[\"198.18.3.11:80\", \"198.18.3.11:80\", \"198.18.5.1:80\", \"198.18.3.101:80\"]"),
+     "t.toml:13: pool[0].backends[0]: got \"198.18.3.11:80\", expected a backend address other "
+     "than port[1]'s own address 198.18.3.11\n"
+     "t.toml:13: pool[0].backends[1]: got \"198.18.3.11:80\", expected an address and port no "
+     "other backend of this pool uses (pool[0].backends[0] has it)\n"
+     "t.toml:13: pool[0].backends[2]: got \"198.18.5.1:80\", expected a backend address inside "
+     "port[1]'s subnet 198.18.3.0/24 (port[1] has role \"back\" and no gateway)"},
+    {"BackendIsBackPort", Backends("[\"198.18.3.11:80\"]"),
+     "t.toml:13: pool[0].backends[0]: got \"198.18.3.11:80\", expected a backend address other "
+     "than port[1]'s own address 198.18.3.11"},
+    {"BackendIsFrontPort", Backends("[\"198.18.2.11:8080\"]"),
+     "t.toml:13: pool[0].backends[0]: got \"198.18.2.11:8080\", expected a backend address "
+     "other than port[0]'s own address 198.18.2.11"},
+    {"BackendIsBroadcast", Backends("[\"198.18.3.255:80\"]"),
+     "t.toml:13: pool[0].backends[0]: got \"198.18.3.255:80\", expected a backend address "
+     "other than the network or broadcast address of port[1]'s subnet 198.18.3.0/24"},
+    {"BackendIsVip", Backends("[\"198.18.100.10:8080\"]") + kHttp,
+     "t.toml:13: pool[0].backends[0]: got \"198.18.100.10:8080\", expected a backend address "
+     "other than listener[0]'s VIP 198.18.100.10"},
+    {"BackendUnreachable", Backends("[\"198.18.3.101:80\", \"198.18.5.1:80\"]"),
+     "t.toml:13: pool[0].backends[1]: got \"198.18.5.1:80\", expected a backend address inside "
+     "port[1]'s subnet 198.18.3.0/24 (port[1] has role \"back\" and no gateway)"},
+    // [[listener]]
+    {"ListenerAsTable", kPorts + kWebPool + "[listener]\nname = \"http\"\n",
+     "t.toml:14: listener: got a table, expected an array of tables written [[listener]]"},
+    {"ListenerMissingAll", kPorts + kWebPool + "[[listener]]\n",
+     "t.toml:14: listener[0].name: got nothing, expected a name like \"http\" (a-z, then up to "
+     "15 of a-z 0-9 _ -)\n"
+     "t.toml:14: listener[0].vip: got nothing, expected an IPv4 address and port like "
+     "198.18.100.10:80\n"
+     "t.toml:14: listener[0].pool: got nothing, expected the name of a [[pool]]"},
+    {"ListenerNameBad", Listener("http!", "vip = \"198.18.100.10:80\"\npool = \"web\"\n"),
+     "t.toml:15: listener[0].name: got \"http!\", expected a name like \"http\" (a-z, then up to "
+     "15 of a-z 0-9 _ -)"},
+    {"ListenerSameName",
+     kPorts + kWebPool + kHttp +
+         "[[listener]]\nname = \"http\"\nvip = \"198.18.100.10:8080\"\npool = \"web\"\n",
+     "t.toml:19: listener[1].name: got \"http\", expected a name no other listener uses "
+     "(listener[0] has it)"},
+    {"ListenerSameVip",
+     kPorts + kWebPool + kHttp +
+         "[[listener]]\nname = \"http2\"\nvip = \"198.18.100.10:80\"\npool = \"web\"\n",
+     "t.toml:20: listener[1].vip: got \"198.18.100.10:80\", expected an address and port no "
+     "other listener uses (listener[0] has it)"},
+    {"VipNoPort", Listener("http", "vip = \"198.18.100.10\"\npool = \"web\"\n"),
+     "t.toml:16: listener[0].vip: got \"198.18.100.10\", expected an IPv4 address and port like "
+     "198.18.100.10:80"},
+    {"VipPortZero", Listener("http", "vip = \"198.18.100.10:0\"\npool = \"web\"\n"),
+     "t.toml:16: listener[0].vip: got \"198.18.100.10:0\", expected an IPv4 address and port "
+     "like 198.18.100.10:80, with a port from 1 to 65535"},
+    {"VipIpv6", Listener("http", "vip = \"[2001:db8::10]:443\"\npool = \"web\"\n"),
+     "t.toml:16: listener[0].vip: got \"[2001:db8::10]:443\", expected an IPv4 address and port "
+     "like 198.18.100.10:80 (IPv6 is not supported yet)"},
+    {"VipNotString", Listener("http", "vip = 80\npool = \"web\"\n"),
+     "t.toml:16: listener[0].vip: got 80, expected an IPv4 address and port like "
+     "198.18.100.10:80"},
+    {"VipMulticast", Listener("http", "vip = \"239.1.1.1:80\"\npool = \"web\"\n"),
+     "t.toml:16: listener[0].vip: got \"239.1.1.1:80\", expected a unicast IPv4 address (not in "
+     "0.0.0.0/8, 127.0.0.0/8 or 224.0.0.0/3) and port like 198.18.100.10:80"},
+    {"VipIsFrontPort", Listener("http", "vip = \"198.18.2.11:80\"\npool = \"web\"\n"),
+     "t.toml:16: listener[0].vip: got \"198.18.2.11:80\", expected a VIP other than port[0]'s "
+     "own address 198.18.2.11"},
+    {"VipIsBackPort", Listener("http", "vip = \"198.18.3.11:80\"\npool = \"web\"\n"),
+     "t.toml:16: listener[0].vip: got \"198.18.3.11:80\", expected a VIP other than port[1]'s "
+     "own address 198.18.3.11"},
+    {"VipIsNetwork", Listener("http", "vip = \"198.18.2.0:80\"\npool = \"web\"\n"),
+     "t.toml:16: listener[0].vip: got \"198.18.2.0:80\", expected a VIP other than the network "
+     "or broadcast address of port[0]'s subnet 198.18.2.0/24"},
+    {"ModeTls", Listener("https", "vip = \"198.18.100.10:443\"\nmode = \"tls\"\npool = \"web\"\n"),
+     "t.toml:17: listener[0].mode: got \"tls\", expected \"tcp\" (TLS listeners are not built "
+     "yet)"},
+    {"ModeTypo", Listener("http", "vip = \"198.18.100.10:80\"\nmode = \"tpc\"\npool = \"web\"\n"),
+     "t.toml:17: listener[0].mode: got \"tpc\", expected one of \"tcp\", \"tls\" (did you mean "
+     "\"tcp\"?)"},
+    {"ModeUnknown",
+     Listener("http", "vip = \"198.18.100.10:80\"\nmode = \"quic\"\npool = \"web\"\n"),
+     "t.toml:17: listener[0].mode: got \"quic\", expected one of \"tcp\", \"tls\""},
+    {"PoolRefTypo", Listener("http", "vip = \"198.18.100.10:80\"\npool = \"wbe\"\n"),
+     "t.toml:17: listener[0].pool: got \"wbe\", expected the name of a [[pool]] (did you mean "
+     "\"web\"?)"},
+    {"PoolRefUnknown",
+     kPorts + kWebPool + "[[pool]]\nname = \"echo\"\nbackends = [\"198.18.3.101:9000\"]\n" +
+         "[[listener]]\nname = \"images\"\nvip = \"198.18.100.10:80\"\npool = \"images\"\n",
+     "t.toml:20: listener[0].pool: got \"images\", expected the name of a [[pool]] (one of "
+     "\"web\", \"echo\")"},
+    {"PoolRefNoPools", kPorts + kHttp,
+     "t.toml:14: listener[0].pool: got \"web\", expected the name of a [[pool]] (there is "
+     "none)"},
+    {"PoolRefToBadPool",
+     kPorts + "[[pool]]\nname = \"Web\"\nbackends = [\"198.18.3.101:80\"]\n" +
+         "[[listener]]\nname = \"http\"\nvip = \"198.18.100.10:80\"\npool = \"Web\"\n",
+     "t.toml:12: pool[0].name: got \"Web\", expected a name like \"web\" (a-z, then up to 15 of "
+     "a-z 0-9 _ -)"},
+    {"PoolRefNotString", Listener("http", "vip = \"198.18.100.10:80\"\npool = 0\n"),
+     "t.toml:17: listener[0].pool: got 0, expected the name of a [[pool]]"},
+    {"ProxyProtocolNotBool",
+     Listener("http", "vip = \"198.18.100.10:80\"\npool = \"web\"\nproxy_protocol = \"v2\"\n"),
+     "t.toml:18: listener[0].proxy_protocol: got \"v2\", expected true or false"},
+    {"ListenerKeyTypo",
+     Listener("http", "vip = \"198.18.100.10:80\"\npool = \"web\"\nproxy_protcol = true\n"),
+     "t.toml:18: listener[0].proxy_protcol: got true, expected a known key (did you mean "
+     "\"proxy_protocol\"?)"},
+    {"ListenersWithoutBackPort", kFront + kWebPool + kHttp,
+     "t.toml:9: listener: got listeners and no port with role \"back\", expected a port with "
+     "role \"back\" (backends are reached over it)"},
+    {"PoolsAndListenersTogether",
+     kPorts + "[[pool]]\nname = \"web\"\nalgorithm = \"maglv\"\nbackends = [\"198.18.3.101\"]\n" +
+         "[[listener]]\nname = \"http\"\nvip = \"198.18.2.11:80\"\nmode = \"tls\"\npool = "
+         "\"wbe\"\n",
+     "",
+     {"t.toml:13: pool[0].algorithm: got \"maglv\",", "t.toml:14: pool[0].backends[0]: got",
+      "t.toml:17: listener[0].vip: got \"198.18.2.11:80\", expected a VIP other than port[0]'s",
+      "t.toml:18: listener[0].mode: got \"tls\",",
+      "t.toml:19: listener[0].pool: got \"wbe\", expected the name of a [[pool]] (did you mean"}},
     // Syntax errors: one line, toml11's reason without its ASCII art.
     {"SyntaxMissingEquals", "[dataplane]\nworkers 1\n",
      "t.toml:2: syntax error: missing key-value separator `=`"},
@@ -297,7 +586,7 @@ TEST_P(BadConfig, GivesExactLines) {
 INSTANTIATE_TEST_SUITE_P(Table, BadConfig, ::testing::ValuesIn(kBad),
                          [](const auto& param) { return std::string(param.param.name); });
 
-TEST(BadConfigList, HasEnoughCases) { EXPECT_GE(std::size(kBad), 25u); }
+TEST(BadConfigList, HasEnoughCases) { EXPECT_GE(std::size(kBad), 140u); }
 
 // ---------------------------------------------------------------------------------------
 // Files.
@@ -344,6 +633,39 @@ TEST(LoadConfig, Demo) {
   EXPECT_EQ(s.ports[2].name, "repl");
   EXPECT_EQ(s.ports[2].roles, dp::kRoleRepl);
   EXPECT_EQ(s.ports[2].address, (IpPrefix{IpAddr::V4(0xC612040B), 24}));
+  // [tcp] spells out the defaults.
+  const dp::TcpSettings tcp;
+  EXPECT_EQ(s.tcp.max_sessions, tcp.max_sessions);
+  EXPECT_EQ(s.tcp.buffer_bytes, tcp.buffer_bytes);
+  EXPECT_EQ(s.tcp.syn_backlog, tcp.syn_backlog);
+  EXPECT_EQ(s.tcp.connect_timeout_ms, tcp.connect_timeout_ms);
+  EXPECT_EQ(s.tcp.connect_attempts, tcp.connect_attempts);
+  EXPECT_EQ(s.tcp.idle_timeout_ms, tcp.idle_timeout_ms);
+  EXPECT_EQ(s.tcp.snat_port_min, tcp.snat_port_min);
+  EXPECT_EQ(s.tcp.snat_port_max, tcp.snat_port_max);
+  // TESTBED.md: the plain TCP listeners on 198.18.100.10, pools on 198.18.3.101-103.
+  ASSERT_EQ(s.pools.size(), 2u);
+  EXPECT_EQ(s.pools[0].name, "web");
+  EXPECT_EQ(s.pools[0].algorithm, dp::BalanceAlgorithm::kRoundRobin);
+  EXPECT_EQ(s.pools[1].name, "echo");
+  EXPECT_EQ(s.pools[1].algorithm, dp::BalanceAlgorithm::kLeastConnections);
+  for (const dp::PoolConfig& pool : s.pools) {
+    ASSERT_EQ(pool.backends.size(), 3u) << pool.name;
+    for (uint32_t i = 0; i < 3; ++i) {
+      EXPECT_EQ(pool.backends[i].address, IpAddr::V4(0xC6120365 + i)) << pool.name;
+      EXPECT_EQ(pool.backends[i].port, pool.name == "web" ? 80 : 9000);
+      EXPECT_EQ(pool.backends[i].weight, 1);
+    }
+  }
+  ASSERT_EQ(s.listeners.size(), 2u);
+  EXPECT_EQ(s.listeners[0].vip, IpAddr::V4(0xC612640A));
+  EXPECT_EQ(s.listeners[0].port, 80);
+  EXPECT_EQ(s.listeners[0].mode, dp::ListenerMode::kTcp);
+  EXPECT_EQ(s.listeners[0].pool, 0);
+  EXPECT_EQ(s.listeners[1].vip, IpAddr::V4(0xC612640A));
+  EXPECT_EQ(s.listeners[1].port, 9000);
+  EXPECT_EQ(s.listeners[1].pool, 1);
+  for (const dp::ListenerConfig& l : s.listeners) EXPECT_FALSE(l.proxy_protocol) << l.name;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -367,6 +689,22 @@ TEST(ParseConfig, DefaultsApplied) {
   EXPECT_EQ(s.arp.retry_ms, a.retry_ms);
   EXPECT_EQ(s.arp.retries, a.retries);
   EXPECT_EQ(s.arp.pending_packets, a.pending_packets);
+  const dp::TcpSettings tcp;
+  EXPECT_EQ(s.tcp.max_sessions, tcp.max_sessions);
+  EXPECT_EQ(s.tcp.buffer_bytes, tcp.buffer_bytes);
+  EXPECT_EQ(s.tcp.syn_backlog, tcp.syn_backlog);
+  EXPECT_EQ(s.tcp.connect_timeout_ms, tcp.connect_timeout_ms);
+  EXPECT_EQ(s.tcp.connect_attempts, tcp.connect_attempts);
+  EXPECT_EQ(s.tcp.idle_timeout_ms, tcp.idle_timeout_ms);
+  EXPECT_EQ(s.tcp.snat_port_min, tcp.snat_port_min);
+  EXPECT_EQ(s.tcp.snat_port_max, tcp.snat_port_max);
+  // The documented defaults (docs/CONFIG.md) are the header's.
+  EXPECT_EQ(tcp.buffer_bytes, 256u * 1024);
+  EXPECT_EQ(tcp.idle_timeout_ms, 300'000u);
+  EXPECT_EQ(tcp.snat_port_min, 10000);
+  EXPECT_EQ(tcp.snat_port_max, 59999);
+  EXPECT_TRUE(s.pools.empty());
+  EXPECT_TRUE(s.listeners.empty());
   ASSERT_EQ(s.ports.size(), 1u);
   EXPECT_EQ(s.ports[0].mtu_bytes, 1500);
   EXPECT_EQ(s.ports[0].vlan_id, 0);
@@ -452,6 +790,202 @@ TEST(ParseConfig, AdjacentSubnetsDoNotOverlap) {
   EXPECT_EQ(s.ports.size(), 2u);
 }
 
+TEST(ParseConfig, TcpAtItsBounds) {
+  const dp::ConfigSnapshot low = ParseConfig(R"([tcp]
+max_sessions = 1
+buffer_kib = 4
+syn_backlog = 1
+connect_timeout_ms = 100
+connect_attempts = 1
+idle_timeout_s = 1
+snat_ports = "1024-1087"      # 64 ports, the fewest
+)" + kFront,
+                                             "t.toml");
+  EXPECT_EQ(low.tcp.max_sessions, 1u);
+  EXPECT_EQ(low.tcp.buffer_bytes, 4096u);
+  EXPECT_EQ(low.tcp.syn_backlog, 1u);
+  EXPECT_EQ(low.tcp.connect_timeout_ms, 100u);
+  EXPECT_EQ(low.tcp.connect_attempts, 1);
+  EXPECT_EQ(low.tcp.idle_timeout_ms, 1000u);
+  EXPECT_EQ(low.tcp.snat_port_min, 1024);
+  EXPECT_EQ(low.tcp.snat_port_max, 1087);
+  const dp::ConfigSnapshot high = ParseConfig(R"([tcp]
+max_sessions = 4_194_304
+buffer_kib = 16384
+syn_backlog = 1048576
+connect_timeout_ms = 600000
+connect_attempts = 10
+idle_timeout_s = 86400
+snat_ports = "65472-65535"
+)" + kFront,
+                                              "t.toml");
+  EXPECT_EQ(high.tcp.max_sessions, 4'194'304u);
+  EXPECT_EQ(high.tcp.buffer_bytes, 16u * 1024 * 1024);
+  EXPECT_EQ(high.tcp.syn_backlog, 1'048'576u);
+  EXPECT_EQ(high.tcp.connect_timeout_ms, 600'000u);
+  EXPECT_EQ(high.tcp.connect_attempts, 10);
+  EXPECT_EQ(high.tcp.idle_timeout_ms, 86'400'000u);
+  EXPECT_EQ(high.tcp.snat_port_min, 65472);
+  EXPECT_EQ(high.tcp.snat_port_max, 65535);
+}
+
+TEST(ParseConfig, PoolsAndListeners) {
+  const dp::ConfigSnapshot s = ParseConfig(kPorts + R"(
+[[pool]]
+name = "web"
+backends = ["198.18.3.101:80", "198.18.3.102:80", { address = "198.18.3.103:80", weight = 2 }]
+
+[[pool]]
+name = "echo"
+algorithm = "least_connections"
+backends = [
+  "198.18.3.101:9000",
+  "198.18.3.101:9001",            # same address, other port
+  { address = "198.18.3.102:9000", weight = 0 },
+  { address = "198.18.3.103:65535", weight = 1000 },
+]
+
+[[pool]]
+name = "spare"                    # no listener uses it
+algorithm = "maglev"
+backends = [{ address = "198.18.3.104:1" }]
+
+[[listener]]
+name = "echo"                     # listener and pool names are separate
+vip = "198.18.100.10:9000"
+pool = "echo"
+proxy_protocol = true
+
+[[listener]]
+name = "http"
+vip = "198.18.100.10:80"          # same VIP, other port
+mode = "tcp"
+pool = "web"
+
+[[listener]]
+name = "other"
+vip = "203.0.113.7:80"            # outside every port subnet: routed to us
+pool = "echo"
+)",
+                                           "t.toml");
+  ASSERT_EQ(s.pools.size(), 3u);
+  const dp::PoolConfig& web = s.pools[0];
+  EXPECT_EQ(web.name, "web");
+  EXPECT_EQ(web.algorithm, dp::BalanceAlgorithm::kRoundRobin);  // default
+  ASSERT_EQ(web.backends.size(), 3u);
+  EXPECT_EQ(web.backends[0].address, IpAddr::V4(0xC6120365));
+  EXPECT_EQ(web.backends[0].port, 80);
+  EXPECT_EQ(web.backends[0].weight, 1);
+  EXPECT_EQ(web.backends[1].address, IpAddr::V4(0xC6120366));
+  EXPECT_EQ(web.backends[1].weight, 1);
+  EXPECT_EQ(web.backends[2].address, IpAddr::V4(0xC6120367));
+  EXPECT_EQ(web.backends[2].port, 80);
+  EXPECT_EQ(web.backends[2].weight, 2);
+  const dp::PoolConfig& echo = s.pools[1];
+  EXPECT_EQ(echo.algorithm, dp::BalanceAlgorithm::kLeastConnections);
+  ASSERT_EQ(echo.backends.size(), 4u);
+  EXPECT_EQ(echo.backends[1].port, 9001);
+  EXPECT_EQ(echo.backends[2].weight, 0);
+  EXPECT_EQ(echo.backends[3].port, 65535);
+  EXPECT_EQ(echo.backends[3].weight, 1000);
+  EXPECT_EQ(s.pools[2].algorithm, dp::BalanceAlgorithm::kMaglev);
+  ASSERT_EQ(s.pools[2].backends.size(), 1u);
+  EXPECT_EQ(s.pools[2].backends[0].port, 1);
+  EXPECT_EQ(s.pools[2].backends[0].weight, 1);
+
+  ASSERT_EQ(s.listeners.size(), 3u);
+  EXPECT_EQ(s.listeners[0].name, "echo");
+  EXPECT_EQ(s.listeners[0].vip, IpAddr::V4(0xC612640A));
+  EXPECT_EQ(s.listeners[0].port, 9000);
+  EXPECT_EQ(s.listeners[0].mode, dp::ListenerMode::kTcp);  // default
+  EXPECT_EQ(s.listeners[0].pool, 1);
+  EXPECT_TRUE(s.listeners[0].proxy_protocol);
+  EXPECT_EQ(s.listeners[1].name, "http");
+  EXPECT_EQ(s.listeners[1].port, 80);
+  EXPECT_EQ(s.listeners[1].mode, dp::ListenerMode::kTcp);
+  EXPECT_EQ(s.listeners[1].pool, 0);
+  EXPECT_FALSE(s.listeners[1].proxy_protocol);  // default
+  EXPECT_EQ(s.listeners[2].vip, IpAddr::V4(0xCB007107));
+  EXPECT_EQ(s.listeners[2].pool, 1);
+}
+
+TEST(ParseConfig, BackendsAsArrayOfTables) {
+  const dp::ConfigSnapshot s = ParseConfig(kPorts + R"(
+[[pool]]
+name = "web"
+algorithm = "maglev"
+
+[[pool.backends]]
+address = "198.18.3.101:80"
+weight = 3
+
+[[pool.backends]]
+address = "198.18.3.102:80"
+)",
+                                           "t.toml");
+  ASSERT_EQ(s.pools.size(), 1u);
+  ASSERT_EQ(s.pools[0].backends.size(), 2u);
+  EXPECT_EQ(s.pools[0].backends[0].weight, 3);
+  EXPECT_EQ(s.pools[0].backends[1].address, IpAddr::V4(0xC6120366));
+  EXPECT_EQ(s.pools[0].backends[1].weight, 1);
+}
+
+// With a gateway on the back port, backends may sit beyond it; pools alone need no back
+// port, and a VIP may sit inside the front subnet (the box answers ARP for it).
+TEST(ParseConfig, BackendsBeyondTheBackGateway) {
+  const dp::ConfigSnapshot s = ParseConfig(
+      kFront +
+          Port("back", "[\"back\"]", "net_tap1", "198.18.3.11/24", "gateway = \"198.18.3.1\"\n") +
+          kWebPool + "[[pool]]\nname = \"far\"\nbackends = [\"10.1.2.3:443\"]\n" +
+          "[[listener]]\nname = \"far\"\nvip = \"198.18.2.50:443\"\npool = \"far\"\n",
+      "t.toml");
+  ASSERT_EQ(s.pools.size(), 2u);
+  EXPECT_EQ(s.pools[1].backends[0].address, IpAddr::V4(0x0A010203));
+  ASSERT_EQ(s.listeners.size(), 1u);
+  EXPECT_EQ(s.listeners[0].pool, 1);
+  EXPECT_EQ(ParseConfig(kFront + kWebPool, "t.toml").pools.size(), 1u);
+}
+
+TEST(ParseConfig, EmptyPoolAndListenerArrays) {
+  const dp::ConfigSnapshot s = ParseConfig("pool = []\nlistener = []\n" + kFront, "t.toml");
+  EXPECT_TRUE(s.pools.empty());
+  EXPECT_TRUE(s.listeners.empty());
+}
+
+// ListenerConfig::pool is 16 bits: one pool more than it can index is refused.
+TEST(ParseConfig, TooManyPools) {
+  std::string text = kPorts;
+  for (size_t i = 0; i <= 65536; ++i)
+    text += "[[pool]]\nname = \"p" + std::to_string(i) + "\"\nbackends = [\"198.18.3.101:80\"]\n";
+  const size_t line = 11 + 65536 * 3;
+  EXPECT_EQ(ErrorOf(text), "t.toml:" + std::to_string(line) +
+                               ": pool[65536]: got a table, expected at most 65536 [[pool]] "
+                               "tables");
+}
+
+// Backend and VIP text: the forms that are not "A.B.C.D:PORT".
+class BadEndpoint : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(BadEndpoint, Rejected) {
+  const std::string text = GetParam();
+  EXPECT_EQ(ErrorOf(Backends("[\"" + text + "\"]")),
+            "t.toml:13: pool[0].backends[0]: got \"" + text +
+                "\", expected an IPv4 address and port like 198.18.3.101:80");
+  EXPECT_EQ(ErrorOf(Listener("http", "vip = \"" + text + "\"\npool = \"web\"\n")),
+            "t.toml:16: listener[0].vip: got \"" + text +
+                "\", expected an IPv4 address and port like 198.18.100.10:80");
+}
+
+INSTANTIATE_TEST_SUITE_P(Edges, BadEndpoint,
+                         ::testing::Values("", ":80", "198.18.3.101", "198.18.3.101:",
+                                           "198.18.3.101:+80", "198.18.3.101:080",
+                                           "198.18.3.101: 80", " 198.18.3.101:80",
+                                           "198.18.3.101:80 ", "198.18.3.101:8a",
+                                           "198.18.3:80", "198.018.3.101:80", "web1:80",
+                                           "198.18.3.101:80:80", "198.18.3.101/24:80",
+                                           "198.18.3.101::80", "198.18.3.101:1234567890",
+                                           "http://198.18.3.101:80"));
+
 // IPv4 text edge cases: accepted forms and their values.
 struct PrefixCase {
   const char* text;
@@ -494,6 +1028,32 @@ INSTANTIATE_TEST_SUITE_P(Edges, BadPrefix,
                                            " 1.2.3.4/24", "1.2.3.4/2a", "1..3.4/24",
                                            "1.2.3.4//24", "256.0.0.1/8", "1.2.3.4/24/1",
                                            "0x1.2.3.4/24", "01.2.3.4/24"));
+
+// Invalid UTF-8 is refused before the TOML parser sees it (Debian's toml11 3.7.1 reads
+// out of bounds on it inside literal strings: tests/fuzz/crashes/config_fuzz-*.bin).
+TEST(ParseConfig, InvalidUtf8IsASyntaxError) {
+  const std::pair<std::string, std::string> kCases[] = {
+      {"a = '\xff'\n", "1"},
+      {"[dataplane]\nworkers = 1\nx = '''\xff'''\n", "3"},
+      {"# \xc0\xaf overlong slash\n", "1"},
+      {"# \xed\xa0\x80 surrogate\n", "1"},
+      {"a = \"\xe2\x82\"\n", "1"},  // truncated sequence
+  };
+  for (const auto& [text, line] : kCases) {
+    try {
+      (void)ParseConfig(text, "u.toml");
+      ADD_FAILURE() << "accepted: " << text;
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(std::string(e.what()), "u.toml:" + line + ": syntax error: invalid UTF-8");
+    }
+  }
+  // Valid multi-byte text passes the check (and fails later for want of a port).
+  try {
+    (void)ParseConfig("# caf\xc3\xa9 \xf0\x9f\x98\x80\n", "u.toml");
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()).find("UTF-8"), std::string::npos) << e.what();
+  }
+}
 
 }  // namespace
 }  // namespace baton::cp

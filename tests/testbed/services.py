@@ -3,12 +3,15 @@
 
   services.py echo --bind ADDR [--bind ADDR ...] --port 9000 [--pidfile FILE]
   services.py sink --bind ADDR [--bind ADDR ...] --port 9001 [--pidfile FILE]
+  services.py reset --bind ADDR [--bind ADDR ...] --port 9002 [--pidfile FILE]
 
 echo: every byte read is written back. When the client half-closes (shuts down
       its write side), the remaining bytes are echoed, then the connection is
       closed.
 sink: reads everything; when the client half-closes, answers with the lowercase
       hex sha256 of all bytes read plus "\\n", then closes.
+reset: after the first bytes arrive, answers "reset follows\\n" and aborts the
+      connection with a TCP RST (SO_LINGER 0), as a crashing server would.
 
 The pid file is written only after every listener is bound, so its presence
 means the service is accepting connections. Debian's /usr/bin/python3 only,
@@ -21,6 +24,8 @@ import hashlib
 import os
 import resource
 import signal
+import socket
+import struct
 import sys
 
 CHUNK = 256 * 1024
@@ -67,7 +72,21 @@ async def handle_sink(reader: asyncio.StreamReader,
         await close_quietly(writer)
 
 
-HANDLERS = {"echo": handle_echo, "sink": handle_sink}
+async def handle_reset(reader: asyncio.StreamReader,
+                       writer: asyncio.StreamWriter) -> None:
+    try:
+        if await reader.read(CHUNK):
+            writer.write(b"reset follows\n")
+            await writer.drain()
+            await asyncio.sleep(0.2)  # let the line reach the client first
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()
+    except (ConnectionError, OSError):
+        writer.transport.abort()
+
+
+HANDLERS = {"echo": handle_echo, "sink": handle_sink, "reset": handle_reset}
 
 
 def raise_fd_limit() -> None:

@@ -19,7 +19,7 @@
 #   bt-a/bt-b  interfaces front/back/repl: no kernel address, IPv6 off; the
 #              DPDK box process owns 198.18.{2,3,4}.11 (A) / .12 (B)
 #   bt-backend eth0 198.18.3.101/24, .102, .103: nginx :80, echo :9000,
-#              sink :9001 on each address
+#              sink :9001, reset :9002 on each address
 set -euo pipefail
 
 readonly STATE_DIR=/run/baton-testbed
@@ -37,7 +37,8 @@ readonly VIP=198.18.100.10
 readonly HTTP_PORT=80
 readonly ECHO_PORT=9000
 readonly SINK_PORT=9001
-readonly SERVICES=(nginx echo sink)
+readonly RESET_PORT=9002
+readonly SERVICES=(nginx echo sink reset)
 readonly OFFLOAD_FLAGS=(tx off rx off tso off gso off gro off)
 
 UP_DONE=0
@@ -137,7 +138,7 @@ pid_matches() {
 pidfile_of() {
     case $1 in
         nginx) echo "${NGINX_DIR}/nginx.pid" ;;
-        echo | sink) echo "${STATE_DIR}/$1.pid" ;;
+        echo | sink | reset) echo "${STATE_DIR}/$1.pid" ;;
         *) die "unknown service $1" ;;
     esac
 }
@@ -145,7 +146,7 @@ pidfile_of() {
 cmd_pattern_of() {
     case $1 in
         nginx) echo "nginx: master process" ;;
-        echo | sink) echo "services.py $1" ;;
+        echo | sink | reset) echo "services.py $1" ;;
         *) die "unknown service $1" ;;
     esac
 }
@@ -543,6 +544,7 @@ start_services() {
     start_nginx
     start_py_service echo "${ECHO_PORT}"
     start_py_service sink "${SINK_PORT}"
+    start_py_service reset "${RESET_PORT}"
 }
 
 wait_pidfile() {
@@ -587,6 +589,7 @@ wait_ready() {
         wait_until "nginx on ${addr}:${HTTP_PORT}" http_ok "${addr}"
         wait_until "echo on ${addr}:${ECHO_PORT}" tcp_accepts "${addr}" "${ECHO_PORT}"
         wait_until "sink on ${addr}:${SINK_PORT}" tcp_accepts "${addr}" "${SINK_PORT}"
+        wait_until "reset on ${addr}:${RESET_PORT}" tcp_accepts "${addr}" "${RESET_PORT}"
     done
 }
 
@@ -600,7 +603,7 @@ print_summary() {
         log "  bt-${letter}: front 198.18.2.${index}  back 198.18.3.${index}  repl 198.18.4.${index} (for the DPDK process; kernel has none)"
     done
     log "  VIP route in bt-router: $(ip -n bt-router route show "${VIP}/32" | tr -s ' \t\n' ' ')"
-    log "  backends ${BACKEND_ADDRS[*]}: nginx :${HTTP_PORT}, echo :${ECHO_PORT}, sink :${SINK_PORT}"
+    log "  backends ${BACKEND_ADDRS[*]}: nginx :${HTTP_PORT}, echo :${ECHO_PORT}, sink :${SINK_PORT}, reset :${RESET_PORT}"
     for svc in "${SERVICES[@]}"; do
         log "  ${svc} pid $(service_pid "${svc}")"
     done
