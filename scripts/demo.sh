@@ -12,7 +12,7 @@ trap e2e_cleanup EXIT
 
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
-section "testbed: client -> router -> box A (DPDK, af_packet) ; backends"
+section "testbed: client -> router -> box A (DPDK, af_packet) -> backends"
 "${TESTBED}" up --boxes 1 | sed 's/^/  /'
 if [[ -z ${EAL_MEM} ]]; then echo "  DPDK memory: hugepages"; else echo "  DPDK memory: ${EAL_MEM} (no hugepages here)"; fi
 
@@ -27,6 +27,17 @@ echo "  box A's front port MAC is ${front_mac}"
 
 section "ICMP: 20 pings from bt-client (198.18.1.2), routed by bt-router"
 ip netns exec bt-client ping -c 20 -i 0.1 -W 1 198.18.2.11 | tail -3 | sed 's/^/  /' || true
+
+section "HTTP through the VIP 198.18.100.10:80 (baton's TCP on both sides, nginx behind)"
+for _ in 1 2 3; do
+  ip netns exec bt-client curl -sS -m 10 "http://198.18.100.10/" | sed 's/^/  /'
+done
+want=$(sha256sum /var/tmp/baton-testbed-files/files/256m.bin | cut -d' ' -f1)
+ip netns exec bt-client curl -sS -m 120 -o >(sha256sum | cut -d' ' -f1 >"${E2E_TMP}/got.sha") \
+  -w '  256 MiB download: %{size_download} bytes in %{time_total} s = %{speed_download} bytes/s\n' \
+  "http://198.18.100.10/files/256m.bin"
+sleep 0.5
+if [[ $(cat "${E2E_TMP}/got.sha") == "${want}" ]]; then echo "  sha256 matches the file on the backend"; else echo "  sha256 DIFFERS"; fi
 
 section "neighbours: baton resolved its gateway 198.18.2.1 with its own ARP at start"
 settle_stats
