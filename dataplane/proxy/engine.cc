@@ -60,10 +60,11 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
       backend_flows_(config.tcp.max_sessions) {
   snat_ip_ = l3_.Port(back_).ip;
   // MSS from each side's MTU (RFC 9293 3.7.1: MTU minus 40 for IPv4 without options).
-  // TIME-WAIT is kept short: a proxy holds a session (and a SNAT port) through it, and
-  // both its peers keep their own TIME-WAIT anyway.
+  // TIME-WAIT is 10 s, not 2 x 2 min: a proxy holds a session (and a SNAT port) through
+  // it. It must still outlast a peer's backed-off FIN retransmissions, or the FIN meets
+  // no session and gets a RST.
   client_tcp_.mss_bytes = uint16_t(l3_.Port(front_).mtu_bytes - 40);
-  client_tcp_.msl_us = 1'000'000;
+  client_tcp_.msl_us = 5'000'000;
   // RFC 6298 2.4 asks for a 1 s minimum RTO; like Linux we use 200 ms: with a 1 s floor
   // every loss that fast retransmit cannot repair stalls a client for a second.
   client_tcp_.rto_min_us = 200'000;
@@ -477,6 +478,9 @@ void ProxyEngine::OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) 
   }
   const bool client_done = s.client.state == TcpState::kClosed;
   const bool backend_done = !s.backend_open || s.backend.state == TcpState::kClosed;
+  // A backend connection in TIME-WAIT carries no more load: least-connections stops
+  // counting it then, not when TIME-WAIT ends.
+  if (s.backend_open && (s.backend.state == TcpState::kTimeWait || backend_done)) EndBackendSession(s);
   if (client_done && backend_done) return FreeSession(idx);
   if (client_done && s.backend_open && s.backend.state != TcpState::kClosed &&
       s.connect_deadline_us != kNoDeadline) {

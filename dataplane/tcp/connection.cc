@@ -6,6 +6,11 @@
 namespace baton::dp::tcp {
 namespace {
 
+// Bytes a SACK option with `blocks` blocks takes, NOP-padded to 4 (RFC 2018 3: 2 + 8n).
+constexpr uint32_t SackOptionBytes(uint32_t blocks) noexcept {
+  return blocks == 0 ? 0 : (2 + 8 * blocks + 3) / 4 * 4;
+}
+
 constexpr uint32_t kTsOptionBytes = 12;  // NOP NOP TS, RFC 7323 appendix A
 constexpr uint16_t kDefaultMss = 536;    // RFC 9293 3.7.1: no MSS option means 536 (IPv4)
 constexpr uint16_t kMinMss = 64;
@@ -103,13 +108,16 @@ void TcpEndpoint::EnterClosed(uint16_t why) noexcept {
   c_.events |= static_cast<uint16_t>(why | kEvClosed);
   c_.rtx_deadline_us = c_.delack_deadline_us = c_.persist_deadline_us = kNoDeadline;
   c_.keepalive_deadline_us = c_.timewait_deadline_us = kNoDeadline;
-  c_.ack_now = c_.probe_now = c_.keepalive_now = c_.rtx_one = false;
+  c_.ack_now = c_.probe_now = c_.keepalive_now = c_.rtx_one = c_.tlp_now = false;
+  c_.tlp_deadline_us = kNoDeadline;
 }
 
 void TcpEndpoint::EnterTimeWait(uint64_t now_us) noexcept {
   // RFC 9293 3.10.7.4 eighth: TIME-WAIT lasts 2 MSL, restarted by a retransmitted FIN.
   c_.state = TcpState::kTimeWait;
   c_.rtx_deadline_us = c_.persist_deadline_us = c_.keepalive_deadline_us = kNoDeadline;
+  c_.tlp_deadline_us = kNoDeadline;
+  c_.tlp_now = false;
   c_.timewait_deadline_us = now_us + 2 * uint64_t{c_.cfg.msl_us};
 }
 
@@ -368,12 +376,17 @@ TcpDrop TcpEndpoint::ProcessAck(const Segment& seg, uint64_t now_us, uint16_t& e
     return TcpDrop::kAckTooOld;
   }
   const uint32_t seg_wnd = uint32_t{h.window} << c_.snd_wscale;
-  if (ack > c_.snd_una) {
-    OnNewAck(seg, now_us, events);
-  } else if (ack == c_.snd_una && seg.payload.empty() && !seg.Has(kFlagFin) &&
-             seg_wnd == c_.snd_wnd_bytes && c_.snd_una < c_.snd_max) {
-    OnDupAck();  // RFC 5681 2: the five conditions of a duplicate ACK
+  // RFC 5681 2: the five conditions of a duplicate ACK.
+  const bool classic_dup = ack == c_.snd_una && seg.payload.empty() && !seg.Has(kFlagFin) &&
+                           seg_wnd == c_.snd_wnd_bytes && c_.snd_una < c_.snd_max;
+  const bool new_ack = ack > c_.snd_una;
+  if (new_ack) OnNewAck(seg, now_us, events);
+  if (c_.sack_ok && IsSynchronized(c_.state)) {
+    OnSackAck(seg, new_ack, classic_dup);
+  } else if (classic_dup) {
+    OnDupAck();
   }
+  if (c_.tlp_outstanding) OnProbeAcked(seg);
   // RFC 9293 3.10.7.4 fifth: window update from a newer segment (SND.WL1/WL2).
   if (c_.snd_una <= ack && (c_.snd_wl1 < h.seq || (c_.snd_wl1 == h.seq && c_.snd_wl2 <= ack))) {
     c_.snd_wnd_bytes = seg_wnd;
@@ -385,6 +398,7 @@ TcpDrop TcpEndpoint::ProcessAck(const Segment& seg, uint64_t now_us, uint16_t& e
       c_.persist_backoff = 0;
     }
   }
+  if (new_ack) ArmTlp(now_us);  // RFC 8985 7.2: reschedule on an ACK that advances
   // Our FIN is acknowledged once SND.UNA passes the last data byte.
   const bool fin_acked = c_.fin_queued && c_.snd_una > SndDataEnd();
   if (fin_acked) {
@@ -427,14 +441,35 @@ void TcpEndpoint::OnNewAck(const Segment& seg, uint64_t now_us, uint16_t& events
   // RFC 6298 5.2 / 5.3: stop the timer when all is acked, else restart it.
   c_.rtx_deadline_us = c_.snd_una == c_.snd_nxt ? kNoDeadline : now_us + c_.rtt.rto_us;
 
+  if (c_.sack_ok) SbTrim(c_.sacked, c_.snd_una);
+
   const CongestionControl& cc = CongestionFor(c_.cfg.cc);
   const uint32_t mss = c_.snd_mss_bytes;
-  if (c_.in_recovery) {
+  switch (c_.recovery) {
+    case Recovery::kSackFast:
+      // RFC 6675 5 (A): a cumulative ACK at or past RecoveryPoint ends recovery; the
+      // scoreboard above it stays. Until then cwnd stays at ssthresh (step 4.2) and
+      // Output() sends by pipe and NextSeg() (steps B and C).
+      if (ack >= c_.recover) {
+        c_.recovery = Recovery::kNone;
+        c_.dupacks = 0;
+      }
+      return;
+    case Recovery::kSackRto:
+      // RFC 6675 5.1: after a timeout the window grows by slow start as usual; no new
+      // recovery episode before SND.UNA reaches RecoveryPoint.
+      if (ack >= c_.recover) c_.recovery = Recovery::kNone;
+      break;
+    case Recovery::kNone:
+    case Recovery::kNewReno:
+      break;
+  }
+  if (c_.recovery == Recovery::kNewReno) {
     if (ack >= c_.recover) {
       // RFC 6582 3.2 step 6, full ACK, option (1): cwnd = min(ssthresh, FlightSize + SMSS).
       const uint32_t flight = SeqDiff(c_.snd_max, c_.snd_una);
       c_.cc.cwnd_bytes = std::min(c_.cc.ssthresh_bytes, std::max(flight, mss) + mss);
-      c_.in_recovery = false;
+      c_.recovery = Recovery::kNone;
       c_.dupacks = 0;
     } else {
       // Step 6, partial ACK: retransmit the first unacked segment, deflate by the
@@ -453,7 +488,7 @@ void TcpEndpoint::OnNewAck(const Segment& seg, uint64_t now_us, uint16_t& events
 void TcpEndpoint::OnDupAck() noexcept {
   const uint32_t mss = c_.snd_mss_bytes;
   if (c_.dupacks < UINT8_MAX) ++c_.dupacks;
-  if (c_.in_recovery) {
+  if (c_.recovery == Recovery::kNewReno) {
     c_.cc.cwnd_bytes += mss;  // RFC 6582 3.2 step 4: inflate per additional dup ACK
     return;
   }
@@ -463,10 +498,101 @@ void TcpEndpoint::OnDupAck() noexcept {
     CongestionFor(c_.cfg.cc).OnFastRetransmit(c_.cc, flight, mss);
     c_.recover = c_.snd_max;  // step 3
     c_.cc.cwnd_bytes = c_.cc.ssthresh_bytes + 3 * mss;
-    c_.in_recovery = true;
+    c_.recovery = Recovery::kNewReno;
     c_.rtx_one = true;
     c_.rtt_timing = false;  // Karn
+    ++c_.stats.fast_retransmits;
   }
+}
+
+void TcpEndpoint::OnSackAck(const Segment& seg, bool new_ack, bool classic_dup) noexcept {
+  // RFC 6675 5: Update() for every ACK that carries SACK information.
+  const uint32_t newly_sacked =
+      SbUpdate(c_.sacked, std::span(seg.opts.sack.data(), seg.opts.sack_count), c_.snd_una,
+               c_.snd_max);
+  if (c_.recovery != Recovery::kNone) return;  // step (B): Output() runs SetPipe/NextSeg
+  if (new_ack) c_.dupacks = 0;                 // step (1)
+  // RFC 6675 2: an ACK that SACKs new data is a duplicate ACK, even if it also moves
+  // SND.UNA. An RFC 5681 duplicate without any SACK block counts too, so that a peer
+  // that negotiated SACK but does not send blocks still gets fast retransmit.
+  const bool dup = newly_sacked > 0 || (classic_dup && seg.opts.sack_count == 0);
+  if (!dup) return;
+  if (c_.dupacks < UINT8_MAX) ++c_.dupacks;  // step (2)
+  // (2.a) DupThresh duplicates, or (2.b) IsLost(HighACK + 1). RFC 6675 5.1: no new
+  // episode before SND.UNA reaches the RecoveryPoint of a timeout.
+  if (c_.snd_una >= c_.recover &&
+      (c_.dupacks >= kDupThresh || SbIsLost(c_.sacked, c_.snd_una, c_.snd_mss_bytes))) {
+    EnterSackRecovery();
+  }
+}
+
+void TcpEndpoint::EnterSackRecovery() noexcept {
+  // RFC 6675 5 step (4).
+  const uint32_t mss = c_.snd_mss_bytes;
+  CongestionFor(c_.cfg.cc).OnFastRetransmit(c_.cc, SeqDiff(c_.snd_max, c_.snd_una), mss);
+  c_.cc.cwnd_bytes = c_.cc.ssthresh_bytes;  // (4.2): cwnd = ssthresh, no inflation
+  c_.recover = c_.snd_max;                  // (4.1): RecoveryPoint = HighData
+  c_.recovery = Recovery::kSackFast;
+  c_.high_rxt = c_.snd_una;
+  c_.rescue_sent = false;
+  c_.rtx_one = true;       // (4.3): the segment at HighACK goes out first
+  c_.rtt_timing = false;   // Karn
+  c_.tlp_outstanding = false;  // recovery owns the loss now (RFC 8985 7.4)
+  c_.tlp_deadline_us = kNoDeadline;
+  ++c_.stats.fast_retransmits;
+}
+
+void TcpEndpoint::OnProbeAcked(const Segment& seg) noexcept {
+  // RFC 8985 7.4: did the probe repair a loss? A probe of new data needs no answer.
+  if (!c_.tlp_was_rtx || c_.snd_una < c_.tlp_end_seq) {
+    if (c_.snd_una >= c_.tlp_end_seq) c_.tlp_outstanding = false;
+    return;
+  }
+  // RFC 2883: a first block below the cumulative ACK reports a duplicate: the original
+  // arrived as well, so the probe was spurious.
+  const bool dsack = seg.opts.sack_count > 0 && seg.opts.sack[0].right <= seg.hdr.ack &&
+                     seg.opts.sack[0].left < c_.tlp_end_seq;
+  if (dsack) {
+    c_.tlp_outstanding = false;
+  } else if (c_.snd_una > c_.tlp_end_seq) {
+    // Acknowledged past the probe without a D-SACK for it: only the probe arrived, a
+    // loss was repaired, and congestion control must respond as for fast recovery.
+    CongestionFor(c_.cfg.cc).OnFastRetransmit(c_.cc, SeqDiff(c_.snd_max, c_.snd_una),
+                                              c_.snd_mss_bytes);
+    c_.cc.cwnd_bytes = c_.cc.ssthresh_bytes;
+    c_.tlp_outstanding = false;
+    ++c_.stats.tlp_repairs;
+  }
+  // Exactly at TLP.end_seq: wait for the D-SACK or for more data to be acknowledged.
+}
+
+bool TcpEndpoint::TlpAllowed() const noexcept {
+  // RFC 8985 7.2: SACK negotiated, nothing SACKed, not in recovery; plus an RTT sample
+  // to base the PTO on, data in flight, no timeout back-off, one probe at a time.
+  return c_.cfg.tlp && c_.sack_ok && SendOpen(c_.state) && c_.recovery == Recovery::kNone &&
+         c_.sacked.count == 0 && c_.snd_una < c_.snd_max && c_.rtt.has_sample &&
+         c_.retries == 0 && !c_.probe_outstanding && c_.snd_wnd_bytes > 0 &&
+         !(c_.tlp_outstanding && c_.snd_una < c_.tlp_end_seq);
+}
+
+void TcpEndpoint::ArmTlp(uint64_t now_us) noexcept {
+  if (!TlpAllowed()) {
+    c_.tlp_deadline_us = kNoDeadline;
+    return;
+  }
+  // RFC 8985 7.2: PTO = 2 * SRTT, plus the peer's delayed-ACK time when a single
+  // segment is in flight; never later than the RTO.
+  uint64_t pto = std::max<uint64_t>(2 * uint64_t{c_.rtt.srtt_us}, c_.cfg.tlp_min_us);
+  if (SeqDiff(c_.snd_max, c_.snd_una) <= c_.snd_mss_bytes) pto += c_.cfg.tlp_delack_us;
+  const uint64_t at = now_us + pto;
+  c_.tlp_deadline_us = at < c_.rtx_deadline_us ? at : kNoDeadline;
+}
+
+SackView TcpEndpoint::View() const noexcept {
+  // Outside recovery HighRxt = HighACK (RFC 6675 5 step 2.c.1).
+  const bool rec = SackRecovering();
+  return {c_.snd_una, c_.snd_max, rec ? SeqMax(c_.high_rxt, c_.snd_una) : c_.snd_una,
+          c_.recovery == Recovery::kSackRto ? c_.recover : c_.snd_una, c_.snd_mss_bytes};
 }
 
 void TcpEndpoint::ScheduleAck(bool full_segment, uint64_t now_us) noexcept {
@@ -625,7 +751,7 @@ void TcpEndpoint::AckUpTo(SeqNum seq) noexcept {
 
 uint64_t TcpEndpoint::NextDeadline() const noexcept {
   return std::min({c_.rtx_deadline_us, c_.delack_deadline_us, c_.persist_deadline_us,
-                   c_.keepalive_deadline_us, c_.timewait_deadline_us});
+                   c_.keepalive_deadline_us, c_.timewait_deadline_us, c_.tlp_deadline_us});
 }
 
 void TcpEndpoint::OnTimer(uint64_t now_us) noexcept {
@@ -652,14 +778,36 @@ void TcpEndpoint::OnTimer(uint64_t now_us) noexcept {
       c_.syn_timed_out = true;
       c_.snd_nxt = c_.iss;  // resend SYN or SYN,ACK
     } else {
-      // RFC 5681 3.1 / RFC 6582 3.2 step 1 after a timeout: go back to SND.UNA.
+      ++c_.stats.rto_count;
       CongestionFor(c_.cfg.cc).OnRto(c_.cc, SeqDiff(c_.snd_max, c_.snd_una), c_.snd_mss_bytes);
-      c_.recover = c_.snd_max;
-      c_.in_recovery = false;
+      c_.recover = c_.snd_max;  // RFC 6582 3.2 step 1; RFC 6675 5.1: RecoveryPoint = HighData
       c_.dupacks = 0;
-      c_.rtx_one = false;
-      c_.snd_nxt = c_.snd_una;
+      c_.tlp_now = c_.tlp_outstanding = false;
+      c_.tlp_deadline_us = kNoDeadline;
+      if (c_.sack_ok) {
+        // RFC 6675 5.1: keep using the scoreboard, so SACKed data is not sent again,
+        // but do not trust it blindly (RFC 2018 8: the peer may have reneged). A
+        // second timeout in a row, or a cumulative ACK that stopped at SACKed data,
+        // discards it, and the segment at SND.UNA is resent whatever it says.
+        if (c_.sacked.count > 0 && (c_.retries >= 2 || SbCovers(c_.sacked, c_.snd_una))) {
+          SbClear(c_.sacked);
+          ++c_.stats.sack_cleared;
+        }
+        c_.recovery = Recovery::kSackRto;
+        c_.high_rxt = c_.snd_una;
+        c_.rescue_sent = true;  // rule (4) belongs to fast recovery
+        c_.rtx_one = true;
+      } else {
+        // RFC 5681 3.1 after a timeout: go back to SND.UNA.
+        c_.recovery = Recovery::kNone;
+        c_.rtx_one = false;
+        c_.snd_nxt = c_.snd_una;
+      }
     }
+  }
+  if (c_.tlp_deadline_us <= now_us) {
+    c_.tlp_deadline_us = kNoDeadline;
+    c_.tlp_now = TlpAllowed();  // RFC 8985 7.3 (conditions checked again when it fires)
   }
   if (c_.persist_deadline_us <= now_us) {
     c_.persist_deadline_us = kNoDeadline;
@@ -722,8 +870,12 @@ void TcpEndpoint::EmitSegment(uint64_t now_us, SegmentSink& sink, SeqNum seq, ui
     o.has_timestamps = c_.ts_ok;
     if (ack) h.window = WindowField();
     if (ack && c_.sack_ok && c_.ooo_count > 0) {
-      // RFC 2018 3: at most 3 blocks next to timestamps, 4 without.
-      o.sack_count = static_cast<uint8_t>(std::min<size_t>(c_.ooo_count, c_.ts_ok ? 3 : 4));
+      // RFC 2018 3: at most 3 blocks next to timestamps, 4 without. The segment must
+      // still fit the MSS (RFC 6691): a full-sized retransmission carries fewer blocks.
+      uint8_t blocks = static_cast<uint8_t>(std::min<size_t>(c_.ooo_count, c_.ts_ok ? 3 : 4));
+      const uint32_t room = c_.snd_mss_bytes > data_len ? c_.snd_mss_bytes - data_len : 0;
+      while (blocks > 0 && SackOptionBytes(blocks) > room) --blocks;
+      o.sack_count = blocks;
       for (uint8_t i = 0; i < o.sack_count; ++i) o.sack[i] = {c_.ooo[i].left, c_.ooo[i].right};
     }
   }
@@ -744,6 +896,100 @@ void TcpEndpoint::EmitSegment(uint64_t now_us, SegmentSink& sink, SeqNum seq, ui
   sink.Emit(std::span<const uint8_t>(buf.data(), n));
 }
 
+uint32_t TcpEndpoint::UsableForNewData() const noexcept {
+  const uint32_t flight = FlightBytes();
+  const uint32_t rwnd_room = c_.snd_wnd_bytes > flight ? c_.snd_wnd_bytes - flight : 0;
+  // With SACK the congestion window is compared with pipe (RFC 6675 SetPipe()), which
+  // leaves out SACKed and lost bytes; outside recovery this is RFC 6675 step (2.c).
+  const uint32_t in_net = c_.sack_ok ? SbPipe(c_.sacked, View()) : flight;
+  const uint32_t cwnd_room = c_.cc.cwnd_bytes > in_net ? c_.cc.cwnd_bytes - in_net : 0;
+  return std::min(rwnd_room, cwnd_room);
+}
+
+bool TcpEndpoint::SendNewSegment(uint64_t now_us, SegmentSink& sink, bool ignore_cwnd) noexcept {
+  // New data leaves room for the SACK blocks we owe the peer (RFC 6691: options come
+  // out of the MSS), so they ride along instead of being dropped.
+  const uint32_t sack_blocks = c_.sack_ok ? std::min<uint32_t>(c_.ooo_count, c_.ts_ok ? 3 : 4) : 0;
+  const uint32_t mss = c_.snd_mss_bytes - std::min<uint32_t>(SackOptionBytes(sack_blocks), c_.snd_mss_bytes / 2);
+  const uint32_t unsent = UnsentBytes();
+  if (unsent > 0) {
+    const uint32_t flight = FlightBytes();
+    const uint32_t usable = ignore_cwnd
+                                ? (c_.snd_wnd_bytes > flight ? c_.snd_wnd_bytes - flight : 0)
+                                : UsableForNewData();
+    const uint32_t len = std::min({mss, unsent, usable});
+    if (len == 0) return false;
+    // RFC 9293 3.8.6.2.1 sender SWS avoidance: no small segment unless it is the tail
+    // of the queue or at least half the largest window the peer offered.
+    if (len < mss && len < unsent && len < c_.max_snd_wnd_bytes / 2) return false;
+    const bool with_fin = c_.fin_queued && len == unsent;
+    const uint8_t flags = static_cast<uint8_t>(kFlagAck | (len == unsent ? kFlagPsh : 0) |
+                                               (with_fin ? kFlagFin : 0));
+    const bool is_new = c_.snd_nxt >= c_.snd_max;
+    EmitSegment(now_us, sink, c_.snd_nxt, flags, SeqDiff(c_.snd_nxt, c_.snd_ring_seq), len);
+    // Karn, and no sample while holes are open: the cumulative ACK for a segment sent
+    // above a hole waits for the repair and would inflate SRTT.
+    if (is_new && !c_.rtt_timing && c_.recovery == Recovery::kNone && c_.sacked.count == 0) {
+      c_.rtt_timing = true;
+      c_.rtt_seq = c_.snd_nxt + len;
+      c_.rtt_start_us = now_us;
+    }
+    c_.snd_nxt += len + (with_fin ? 1 : 0);
+    c_.snd_max = SeqMax(c_.snd_max, c_.snd_nxt);
+    if (c_.rtx_deadline_us == kNoDeadline) c_.rtx_deadline_us = now_us + c_.rtt.rto_us;
+    return true;
+  }
+  if (c_.fin_queued && c_.snd_nxt == SndDataEnd()) {
+    EmitSegment(now_us, sink, c_.snd_nxt, kFlagAck | kFlagFin, 0, 0);
+    c_.snd_nxt += 1;
+    c_.snd_max = SeqMax(c_.snd_max, c_.snd_nxt);
+    if (c_.rtx_deadline_us == kNoDeadline) c_.rtx_deadline_us = now_us + c_.rtt.rto_us;
+    return true;
+  }
+  return false;
+}
+
+SeqNum TcpEndpoint::Retransmit(uint64_t now_us, SegmentSink& sink, SeqNum seq,
+                               uint32_t seq_len) noexcept {
+  // Resends [seq, seq + seq_len) of sequence space below SND.MAX; the FIN rides along
+  // when the range reaches it. Returns the end of what was covered.
+  const SeqNum data_end = SndDataEnd();
+  const bool fin_sent = c_.fin_queued && c_.snd_max > data_end;
+  if (fin_sent && seq + seq_len == data_end) ++seq_len;
+  const uint32_t data_len = seq < data_end ? std::min(seq_len, SeqDiff(data_end, seq)) : 0;
+  const bool fin = fin_sent && seq + seq_len > data_end;
+  if (data_len == 0 && !fin) return seq;
+  EmitSegment(now_us, sink, seq, static_cast<uint8_t>(kFlagAck | (fin ? kFlagFin : 0)),
+              SeqDiff(seq, c_.snd_ring_seq), data_len);
+  // Karn: the timed segment was sent twice, its ACK would be ambiguous.
+  if (c_.rtt_timing && seq < c_.rtt_seq && c_.rtt_seq <= seq + seq_len) c_.rtt_timing = false;
+  if (c_.rtx_deadline_us == kNoDeadline) c_.rtx_deadline_us = now_us + c_.rtt.rto_us;
+  return seq + seq_len;
+}
+
+void TcpEndpoint::SendTlp(uint64_t now_us, SegmentSink& sink) noexcept {
+  c_.tlp_now = false;
+  if (!TlpAllowed()) return;
+  // RFC 8985 7.3: a new segment if there is one and the peer's window takes it (cwnd
+  // is not consulted), else the last segment sent, again.
+  if (SendNewSegment(now_us, sink, /*ignore_cwnd=*/true)) {
+    c_.tlp_was_rtx = false;
+  } else {
+    const SeqNum data_end = SndDataEnd();
+    const SeqNum from = c_.snd_una < data_end
+        ? data_end - std::min<uint32_t>(c_.snd_mss_bytes, SeqDiff(data_end, c_.snd_una))
+        : c_.snd_una;
+    if (Retransmit(now_us, sink, from, SeqDiff(SeqMin(data_end, c_.snd_max), from)) == from) {
+      return;
+    }
+    c_.tlp_was_rtx = true;
+  }
+  ++c_.stats.tlp_probes;
+  c_.tlp_outstanding = true;
+  c_.tlp_end_seq = c_.snd_max;
+  c_.rtx_deadline_us = now_us + c_.rtt.rto_us;  // 7.3: the RTO covers the probe
+}
+
 void TcpEndpoint::SendDataAndFin(uint64_t now_us, SegmentSink& sink) noexcept {
   const uint32_t mss = c_.snd_mss_bytes;
   const auto arm_rtx = [&] {
@@ -751,7 +997,22 @@ void TcpEndpoint::SendDataAndFin(uint64_t now_us, SegmentSink& sink) noexcept {
   };
   const auto fin_sent = [&] { return c_.fin_queued && c_.snd_max > SndDataEnd(); };
 
-  if (c_.rtx_one) {
+  if (c_.rtx_one && c_.sack_ok) {
+    // RFC 6675 (4.3) on entering recovery, or after a timeout: the segment at SND.UNA,
+    // up to the first SACKed byte. After a timeout it goes out even if the scoreboard
+    // says it was SACKed (RFC 2018 8).
+    c_.rtx_one = false;
+    SeqNum end = c_.snd_max;
+    if (c_.sacked.count > 0 && c_.sacked.range[0].left > c_.snd_una) {
+      end = SeqMin(end, c_.sacked.range[0].left);
+    }
+    const SeqNum done =
+        Retransmit(now_us, sink, c_.snd_una, std::min<uint32_t>(mss, SeqDiff(end, c_.snd_una)));
+    if (done != c_.snd_una) {
+      c_.high_rxt = SeqMax(c_.high_rxt, done);
+      ++c_.stats.sack_retransmits;
+    }
+  } else if (c_.rtx_one) {
     // Fast retransmit / NewReno partial ACK: resend the first unacknowledged segment.
     c_.rtx_one = false;
     const uint32_t off = SeqDiff(c_.snd_una, c_.snd_ring_seq);
@@ -784,40 +1045,42 @@ void TcpEndpoint::SendDataAndFin(uint64_t now_us, SegmentSink& sink) noexcept {
       }
     }
   }
+  if (c_.tlp_now) SendTlp(now_us, sink);
+
+  bool sent_new = false;
   for (;;) {
-    const uint32_t flight = FlightBytes();
-    const uint32_t wnd = std::min(c_.snd_wnd_bytes, c_.cc.cwnd_bytes);
-    const uint32_t usable = wnd > flight ? wnd - flight : 0;
-    const uint32_t unsent = UnsentBytes();
-    if (unsent > 0) {
-      const uint32_t len = std::min({mss, unsent, usable});
-      if (len == 0) break;
-      // RFC 9293 3.8.6.2.1 sender SWS avoidance: no small segment unless it is the tail
-      // of the queue or at least half the largest window the peer offered.
-      if (len < mss && len < unsent && len < c_.max_snd_wnd_bytes / 2) break;
-      const bool with_fin = c_.fin_queued && len == unsent;
-      const uint8_t flags = static_cast<uint8_t>(kFlagAck | (len == unsent ? kFlagPsh : 0) |
-                                                 (with_fin ? kFlagFin : 0));
-      const bool is_new = c_.snd_nxt >= c_.snd_max;
-      EmitSegment(now_us, sink, c_.snd_nxt, flags, SeqDiff(c_.snd_nxt, c_.snd_ring_seq), len);
-      if (is_new && !c_.rtt_timing) {
-        c_.rtt_timing = true;
-        c_.rtt_seq = c_.snd_nxt + len;
-        c_.rtt_start_us = now_us;
+    const bool recovering = SackRecovering();
+    SackSeg next;
+    if (recovering) {
+      // RFC 6675 5 step (C): send while cwnd - pipe >= 1 SMSS.
+      if (c_.cc.cwnd_bytes < SbPipe(c_.sacked, View()) + mss) break;
+      if (SbNextLost(c_.sacked, View(), next)) {  // NextSeg() rule (1)
+        c_.high_rxt = SeqMax(Retransmit(now_us, sink, next.seq, next.len), next.seq + next.len);
+        ++c_.stats.sack_retransmits;
+        continue;
       }
-      c_.snd_nxt += len + (with_fin ? 1 : 0);
-      c_.snd_max = SeqMax(c_.snd_max, c_.snd_nxt);
-      arm_rtx();
+    }
+    if (SendNewSegment(now_us, sink, /*ignore_cwnd=*/false)) {  // rule (2), or no recovery
+      sent_new = true;
       continue;
     }
-    if (c_.fin_queued && c_.snd_nxt == SndDataEnd()) {
-      EmitSegment(now_us, sink, c_.snd_nxt, kFlagAck | kFlagFin, 0, 0);
-      c_.snd_nxt += 1;
-      c_.snd_max = SeqMax(c_.snd_max, c_.snd_nxt);
-      arm_rtx();
+    if (recovering && SbNextUnsacked(c_.sacked, View(), next)) {  // rule (3)
+      c_.high_rxt = SeqMax(Retransmit(now_us, sink, next.seq, next.len), next.seq + next.len);
+      ++c_.stats.sack_retransmits;
+      continue;
+    }
+    if (c_.recovery == Recovery::kSackFast && !c_.rescue_sent &&
+        SbRescue(c_.sacked, View(), next)) {
+      // Rule (4): once per episode; HighRxt is not moved.
+      c_.rescue_sent = true;
+      (void)Retransmit(now_us, sink, next.seq, next.len);
+      ++c_.stats.sack_retransmits;
+      ++c_.stats.rescue_retransmits;
+      continue;
     }
     break;
   }
+  if (sent_new) ArmTlp(now_us);  // RFC 8985 7.2: reschedule when new data goes out
   // Nothing in flight but data waiting: the persist timer keeps probing (3.8.6.1).
   if (UnsentBytes() > 0 && FlightBytes() == 0 && c_.rtx_deadline_us == kNoDeadline &&
       c_.persist_deadline_us == kNoDeadline) {

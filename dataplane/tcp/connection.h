@@ -18,6 +18,7 @@
 #include "dataplane/tcp/congestion.h"
 #include "dataplane/tcp/rtt.h"
 #include "dataplane/tcp/rules.h"
+#include "dataplane/tcp/sack.h"
 #include "dataplane/tcp/segment.h"
 #include "dataplane/tcp/seq.h"
 
@@ -51,6 +52,32 @@ struct TcpConfig {
   uint32_t keepalive_interval_us = 75'000'000;
   uint8_t keepalive_probes = 9;
   uint16_t challenge_acks_per_s = 10;  // RFC 5961 7: per-connection budget
+  // Tail loss probe (RFC 8985 7), only on SACK connections: PTO = max(2*SRTT, tlp_min_us),
+  // plus tlp_delack_us when one segment is in flight (the peer may delay its ACK;
+  // RFC 8985 7.2 WCDelAckT; 40 ms is Linux's minimum delayed-ACK time).
+  bool tlp = true;
+  uint32_t tlp_min_us = 10'000;
+  uint32_t tlp_delack_us = 40'000;
+};
+
+// Loss recovery the sender is in.
+enum class Recovery : uint8_t {
+  kNone,
+  kNewReno,  // RFC 6582, peers without SACK
+  kSackFast, // RFC 6675 5, entered on DupThresh duplicate ACKs or IsLost(SND.UNA)
+  kSackRto,  // after a timeout on a SACK connection (RFC 6675 5.1): unSACKed data below
+             // `recover` is resent in order, SACKed data is skipped
+};
+
+// Per-connection counters, for tests and for the owner to export.
+struct TcpStats {
+  uint32_t rto_count = 0;          // retransmission timeouts on data (not the handshake)
+  uint32_t fast_retransmits = 0;   // recovery episodes entered on duplicate ACKs
+  uint32_t sack_retransmits = 0;   // segments resent from the scoreboard (rules 1, 3, 4)
+  uint32_t rescue_retransmits = 0; // of which RFC 6675 NextSeg rule (4)
+  uint32_t tlp_probes = 0;         // RFC 8985 7.3 probes sent
+  uint32_t tlp_repairs = 0;        // RFC 8985 7.4: a probe repaired a loss (cwnd reduced)
+  uint32_t sack_cleared = 0;       // scoreboard discarded after a timeout (reneging, RFC 2018 8)
 };
 
 struct OooRange {
@@ -114,12 +141,21 @@ struct TcpConnection {
   uint8_t retries = 0;
   bool syn_timed_out = false;  // RFC 6298 5.7
 
-  // Congestion control and NewReno recovery (RFC 5681, RFC 6582).
+  // Congestion control and loss recovery (RFC 5681, RFC 6582, RFC 6675).
   CcState cc;
-  SeqNum recover;
+  SeqNum recover;        // NewReno `recover`, RFC 6675 RecoveryPoint (exclusive end)
   uint8_t dupacks = 0;
-  bool in_recovery = false;
+  Recovery recovery = Recovery::kNone;
   bool rtx_one = false;  // Output retransmits the first unacked segment
+  bool rescue_sent = false;  // RFC 6675 NextSeg rule (4) used in this episode
+  SeqNum high_rxt;       // RFC 6675 HighRxt (exclusive end)
+  SackScoreboard sacked; // what the peer SACKed above SND.UNA (RFC 2018, RFC 6675)
+
+  // Tail loss probe (RFC 8985 7).
+  bool tlp_now = false;
+  bool tlp_outstanding = false;  // a probe is unacknowledged (7.3: one at a time)
+  bool tlp_was_rtx = false;      // ... and it resent data rather than sending new data
+  SeqNum tlp_end_seq;            // TLP.end_seq
 
   // Pending output.
   bool ack_now = false;
@@ -140,6 +176,9 @@ struct TcpConnection {
   uint64_t persist_deadline_us = kNoDeadline;
   uint64_t keepalive_deadline_us = kNoDeadline;
   uint64_t timewait_deadline_us = kNoDeadline;
+  uint64_t tlp_deadline_us = kNoDeadline;  // PTO (RFC 8985 7.2)
+
+  TcpStats stats;
 };
 static_assert(std::is_trivially_copyable_v<TcpConnection>);
 static_assert(std::is_standard_layout_v<TcpConnection>);
@@ -217,6 +256,19 @@ class TcpEndpoint {
   TcpDrop ProcessAck(const Segment& seg, uint64_t now_us, uint16_t& events) noexcept;
   void OnNewAck(const Segment& seg, uint64_t now_us, uint16_t& events) noexcept;
   void OnDupAck() noexcept;
+  void OnSackAck(const Segment& seg, bool new_ack, bool classic_dup) noexcept;
+  void EnterSackRecovery() noexcept;
+  void OnProbeAcked(const Segment& seg) noexcept;
+  void ArmTlp(uint64_t now_us) noexcept;
+  bool TlpAllowed() const noexcept;
+  SackView View() const noexcept;
+  bool SackRecovering() const noexcept {
+    return c_.recovery == Recovery::kSackFast || c_.recovery == Recovery::kSackRto;
+  }
+  uint32_t UsableForNewData() const noexcept;
+  bool SendNewSegment(uint64_t now_us, SegmentSink& sink, bool ignore_cwnd) noexcept;
+  SeqNum Retransmit(uint64_t now_us, SegmentSink& sink, SeqNum seq, uint32_t seq_len) noexcept;
+  void SendTlp(uint64_t now_us, SegmentSink& sink) noexcept;
   void PlaceData(const Segment& seg, uint64_t now_us, uint16_t& events) noexcept;
   void ScheduleAck(bool full_segment, uint64_t now_us) noexcept;
   void QueueReset(SeqNum seq, SeqNum ack, bool with_ack) noexcept;
