@@ -27,6 +27,14 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
                             {"oerrors", p.oerrors},
                             {"rx_nombuf", p.rx_nombuf}});
   }
+  out["backends"] = json::array();
+  for (const dp::BackendStats& b : stats.backends) {
+    out["backends"].push_back({{"pool", b.pool},
+                               {"address", b.address},
+                               {"sessions_started", b.sessions_started},
+                               {"active_sessions", b.active_sessions},
+                               {"connect_failures", b.connect_failures}});
+  }
   out["queues"] = json::array();
   for (const dp::QueueStats& q : stats.queues) {
     out["queues"].push_back({{"port", q.port},
@@ -85,6 +93,10 @@ std::string StatsReport(const dp::StatsSnapshot& stats) {
     o << "port " << p.name << " (" << p.driver << ", " << p.mac << ", link " << (p.link_up ? "up" : "down")
       << "): rx " << p.ipackets << " pkts / " << p.ibytes << " B, tx " << p.opackets << " pkts / " << p.obytes
       << " B, missed " << p.imissed << ", rx errors " << p.ierrors << ", tx errors " << p.oerrors << "\n";
+  }
+  for (const dp::BackendStats& b : stats.backends) {
+    o << "backend " << b.pool << " " << b.address << ": sessions " << b.sessions_started << " (active "
+      << b.active_sessions << "), connect failures " << b.connect_failures << "\n";
   }
   for (const dp::LcoreStats& l : stats.lcores) {
     o << "worker " << l.worker << " (lcore " << l.lcore << "): rx " << l.rx_packets << ", tx " << l.tx_packets

@@ -25,6 +25,7 @@ struct Dataplane {
   bool eal_ready = false;
   std::atomic<bool> stop{false};
   std::vector<PortRuntime> ports;
+  std::vector<PoolConfig> pools;  // names for the per-backend stats
   std::vector<WorkerInbox> inboxes;
   std::vector<std::unique_ptr<Worker>> workers;
   bool launched = false;
@@ -85,6 +86,7 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
            std::to_string(lcores.size()) + " worker lcores (check -l/--lcores)";
   }
 
+  dp.pools = config.pools;
   dp.ports.resize(config.ports.size());
   for (uint16_t i = 0; i < config.ports.size(); ++i) {
     if (std::string err = OpenPort(config.ports[i], config.dataplane, i, dp.ports[i]); !err.empty()) {
@@ -153,8 +155,19 @@ StatsSnapshot SnapshotStats() {
     }
     s.ports.push_back(std::move(ps));
   }
+  for (const PoolConfig& pool : dp.pools) {
+    for (const BackendConfig& b : pool.backends) {
+      if (s.backends.size() == PublishedStats::kMaxBackendStats) break;
+      s.backends.push_back({pool.name, b.address.ToString() + ":" + std::to_string(b.port), 0, 0, 0});
+    }
+  }
   for (const auto& w : dp.workers) {
     const PublishedStats& pub = w->published();
+    for (size_t b = 0; b < s.backends.size(); ++b) {
+      s.backends[b].sessions_started += pub.backends[b].started.load(kRelaxed);
+      s.backends[b].active_sessions += pub.backends[b].active.load(kRelaxed);
+      s.backends[b].connect_failures += pub.backends[b].failures.load(kRelaxed);
+    }
     LcoreStats ls;
     ls.lcore = w->lcore();
     ls.worker = w->index();

@@ -256,6 +256,16 @@ void Worker::Publish() {
   for (size_t i = 0; i < counters_.counters.size(); ++i) published_.counters[i].store(counters_.counters[i], kRelaxed);
   for (size_t i = 0; i < counters_.drops.size(); ++i) published_.drops[i].store(counters_.drops[i], kRelaxed);
   if (proxy_) {
+    size_t b = 0;
+    for (const lb::Pool& pool : proxy_->Pools()) {
+      for (const lb::BackendCounters& c : pool.Counters()) {
+        if (b == published_.backends.size()) break;
+        published_.backends[b].started.store(c.sessions_started, kRelaxed);
+        published_.backends[b].active.store(c.active_sessions, kRelaxed);
+        published_.backends[b].failures.store(c.connect_failures, kRelaxed);
+        ++b;
+      }
+    }
     published_.sessions_active.store(proxy_->ActiveSessions(), kRelaxed);
     for (size_t i = 0; i < published_.tcp_drops.size(); ++i)
       published_.tcp_drops[i].store(proxy_->TcpDrops()[i], kRelaxed);

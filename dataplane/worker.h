@@ -47,6 +47,12 @@ struct PublishedStats {
   };
   std::array<Queue, kMaxPorts> queues{};
   std::atomic<uint64_t> sessions_active{0};
+  // Per backend, pools in config order, backends in pool order (at most kMaxBackendStats).
+  static constexpr size_t kMaxBackendStats = 512;
+  struct Backend {
+    std::atomic<uint64_t> started{0}, active{0}, failures{0};
+  };
+  std::array<Backend, kMaxBackendStats> backends{};
   std::array<std::atomic<uint64_t>, tcp::TcpIdx(tcp::TcpDrop::kCount)> tcp_drops{};
 };
 

@@ -182,8 +182,18 @@ struct PortStats {
   uint64_t imissed = 0, ierrors = 0, oerrors = 0, rx_nombuf = 0;
 };
 
+// One backend of one pool, summed over the workers.
+struct BackendStats {
+  std::string pool;
+  std::string address;      // "198.18.3.101:80"
+  uint64_t sessions_started = 0;
+  uint64_t active_sessions = 0;
+  uint64_t connect_failures = 0;
+};
+
 struct StatsSnapshot {
   std::vector<PortStats> ports;
+  std::vector<BackendStats> backends;
   std::vector<QueueStats> queues;
   std::vector<LcoreStats> lcores;
 };

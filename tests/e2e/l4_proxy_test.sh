@@ -42,6 +42,9 @@ page=$(ip netns exec bt-client curl -sS -m 10 "http://${VIP}/" || true)
 check "curl through the VIP gets a backend's page" grep -q "backend 198.18.3.10" <<<"${page}"
 seen=$(for _ in 1 2 3 4 5 6; do ip netns exec bt-client curl -sS -m 10 "http://${VIP}/"; done | sort -u | wc -l)
 check "round robin spreads requests over the 3 backends (${seen} seen)" test "${seen}" -eq 3
+settle_stats
+least=$(box_stat box-a 'min(b["sessions_started"] for b in s["backends"] if b["pool"] == "web")')
+check "per-backend counters: each web backend counted its sessions (fewest: ${least})" test "${least}" -ge 2
 
 want=$(sha256sum /var/tmp/baton-testbed-files/files/256m.bin | cut -d' ' -f1)
 got=$(ip netns exec bt-client curl -sS -m 120 "http://${VIP}/files/256m.bin" | sha256sum | cut -d' ' -f1)
@@ -63,6 +66,9 @@ check "64 MiB upload, client half-closes, the sink's sha256 comes back" grep -q 
 out=$("${CLIENTS[@]}" concurrent "${VIP}" 9000 1000 2>&1 || true)
 echo "    ${out}"
 check "1,000 concurrent connections through the VIP" grep -q "1000/1000" <<<"${out}"
+
+out=$("${CLIENTS[@]}" backend-fin "${VIP}" 80 2>&1 || true)
+check "a backend's FIN (nginx closes first) reaches the client after the answer (${out})" grep -q "then EOF" <<<"${out}"
 
 out=$("${CLIENTS[@]}" backend-reset "${VIP}" 9002 2>&1 || true)
 check "a backend's RST reaches the client (${out})" grep -q "then reset" <<<"${out}"
@@ -99,9 +105,9 @@ impair_off() {
   ip netns exec bt-router nft delete table inet impair 2>/dev/null || true
 }
 impair_on
-out=$("${CLIENTS[@]}" stream "${VIP}" 9000 $((16 << 20)) 2>&1 || true)
+out=$("${CLIENTS[@]}" stream "${VIP}" 9000 $((64 << 20)) 2>&1 || true)
 echo "    ${out}"
-check "16 MiB both ways over a lossy client link (${IMPAIRMENT}): sha256 equal" grep -q "sha256 equal" <<<"${out}"
+check "64 MiB both ways over a lossy client link (${IMPAIRMENT}): sha256 equal" grep -q "sha256 equal" <<<"${out}"
 settle_stats
 echo "    box A: $(box_stat box-a '"TCP segments refused: %s" % {k: v for k, v in s["tcp_drops"].items() if v}')"
 impair_off

@@ -11,6 +11,9 @@ connections and time; each prints one result line and exits 0 only on success.
   tcp_clients.py backend-reset HOST PORT    the reset service answers a line then RSTs: we
                                             must see the line, then a connection reset
   tcp_clients.py client-reset HOST PORT     echo a message, then abort with RST
+  tcp_clients.py backend-fin HOST PORT      HTTP/1.0 request to nginx, which closes first:
+                                            we must read the whole answer and then EOF
+                                            while our own side is still open
 """
 import asyncio
 import hashlib
@@ -145,6 +148,28 @@ def client_reset(host, port):
     return got == b"ping before reset\n"
 
 
+def backend_fin(host, port):
+    s = socket.create_connection((host, port), timeout=10)
+    s.settimeout(10)
+    s.sendall(b"GET / HTTP/1.0\r\nHost: vip\r\n\r\n")  # no shutdown: our side stays open
+    answer = b""
+    try:
+        while True:
+            data = s.recv(4096)
+            if not data:
+                break
+            answer += data
+        outcome = "EOF"
+    except ConnectionResetError:
+        outcome = "reset"
+    except socket.timeout:
+        outcome = "timeout"
+    s.close()
+    ok = outcome == "EOF" and answer.startswith(b"HTTP/1.1 200") and b"backend 198.18.3." in answer
+    print(f"backend-fin: {len(answer)} bytes, then {outcome}")
+    return ok
+
+
 def main(argv):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -159,6 +184,8 @@ def main(argv):
         ok = backend_reset(host, port)
     elif cmd == "client-reset":
         ok = client_reset(host, port)
+    elif cmd == "backend-fin":
+        ok = backend_fin(host, port)
     else:
         print(__doc__)
         return 2
