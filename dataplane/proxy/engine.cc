@@ -166,7 +166,9 @@ void ProxyEngine::EndBackendSession(Session& s) noexcept {
 
 void ProxyEngine::FreeSession(uint32_t idx) noexcept {
   Session& s = sessions_[idx];
-  client_flows_.Erase(s.client_flow);
+  // Only our own flow: a session that never got its flow inserted must not take
+  // another session's.
+  if (client_flows_.Find(s.client_flow) == idx) client_flows_.Erase(s.client_flow);
   CloseBackendFlow(s);
   EndBackendSession(s);
   if (s.half_open) --half_open_;
@@ -256,6 +258,26 @@ void ProxyEngine::ResetUnknown(uint16_t port, const TcpView& view, const tcp::Se
     counters_.Count(Counter::kResetsSent);
 }
 
+uint32_t ProxyEngine::NewClientSession(const Listener& l, const FlowKey& flow, uint64_t now_us) noexcept {
+  const uint32_t idx = AllocSession();
+  if (idx == FlowTable::kNone) {
+    counters_.Drop(DropReason::kTcpSessionsFull);
+    return idx;
+  }
+  Session& s = sessions_[idx];
+  s.client_flow = flow;
+  s.listener = uint16_t(&l - listeners_.data());
+  if (!client_flows_.Insert(flow, idx)) {  // cannot happen: the caller's Find() missed it
+    FreeSession(idx);
+    counters_.Drop(DropReason::kTcpSessionsFull);
+    return FlowTable::kNone;
+  }
+  const Buffers b = BuffersOf(idx);
+  tcp::TcpEndpoint::Init(s.client, client_tcp_, flow.local_port, flow.remote_port, uint32_t(b.client_snd.size()),
+                         uint32_t(b.client_rcv.size()), now_us);
+  return idx;
+}
+
 void ProxyEngine::Accept(const Listener& l, const FlowKey& flow, const tcp::Segment& syn, uint64_t now_us,
                          FrameSink& sink) {
   const auto local = Be(flow.local_ip), remote = Be(flow.remote_ip);
@@ -269,24 +291,10 @@ void ProxyEngine::Accept(const Listener& l, const FlowKey& flow, const tcp::Segm
       counters_.Count(Counter::kSynCookiesSent);
     return;
   }
-  const uint32_t idx = AllocSession();
-  if (idx == FlowTable::kNone) {
-    counters_.Drop(DropReason::kTcpSessionsFull);
-    return;
-  }
-  Session& s = sessions_[idx];
-  s.client_flow = flow;
-  s.listener = uint16_t(&l - listeners_.data());
-  if (!client_flows_.Insert(flow, idx)) {  // cannot happen: Find() missed it just now
-    FreeSession(idx);
-    counters_.Drop(DropReason::kTcpSessionsFull);
-    return;
-  }
-  s.half_open = true;
+  const uint32_t idx = NewClientSession(l, flow, now_us);
+  if (idx == FlowTable::kNone) return;
+  sessions_[idx].half_open = true;
   ++half_open_;
-  const Buffers b = BuffersOf(idx);
-  tcp::TcpEndpoint::Init(s.client, client_tcp_, flow.local_port, flow.remote_port, uint32_t(b.client_snd.size()),
-                         uint32_t(b.client_rcv.size()), now_us);
   tcp::TcpEndpoint ep = ClientEp(idx);
   ep.Listen(tcp::Rfc6528Isn(isn_key_, local, flow.local_port, remote, flow.remote_port, now_us));
   CountTcpDrop(ep.Input(syn, now_us).drop);
@@ -304,22 +312,8 @@ void ProxyEngine::AcceptCookie(const Listener& l, const FlowKey& flow, const tcp
     const TcpView view{flow.remote_ip, flow.local_ip, 0, 0};
     return ResetUnknown(front_, view, ack, DropReason::kTcpNoSession, now_us, sink);
   }
-  const uint32_t idx = AllocSession();
-  if (idx == FlowTable::kNone) {
-    counters_.Drop(DropReason::kTcpSessionsFull);
-    return;
-  }
-  Session& s = sessions_[idx];
-  s.client_flow = flow;
-  s.listener = uint16_t(&l - listeners_.data());
-  if (!client_flows_.Insert(flow, idx)) {
-    FreeSession(idx);
-    counters_.Drop(DropReason::kTcpSessionsFull);
-    return;
-  }
-  const Buffers b = BuffersOf(idx);
-  tcp::TcpEndpoint::Init(s.client, client_tcp_, flow.local_port, flow.remote_port, uint32_t(b.client_snd.size()),
-                         uint32_t(b.client_rcv.size()), now_us);
+  const uint32_t idx = NewClientSession(l, flow, now_us);
+  if (idx == FlowTable::kNone) return;
   tcp::TcpEndpoint ep = ClientEp(idx);
   CountTcpDrop(ep.AcceptCookie(ack, mss, now_us).drop);
   counters_.Count(Counter::kSynCookiesAccepted);

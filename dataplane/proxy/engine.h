@@ -73,6 +73,9 @@ class ProxyEngine {
   void ResetUnknown(uint16_t port, const TcpView& view, const tcp::Segment& seg, DropReason why,
                     uint64_t now_us, FrameSink& sink);
   uint32_t AllocSession() noexcept;
+  // A session for a new client flow with its client connection initialised, or kNone
+  // (counted) when the table is full.
+  uint32_t NewClientSession(const Listener& l, const FlowKey& flow, uint64_t now_us) noexcept;
   void FreeSession(uint32_t idx) noexcept;
   Buffers BuffersOf(uint32_t idx) const noexcept;
   tcp::TcpEndpoint ClientEp(uint32_t idx) noexcept;
