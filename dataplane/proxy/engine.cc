@@ -89,6 +89,7 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
   sessions_.resize(settings_.max_sessions);
   for (uint32_t i = 0; i < sessions_.size(); ++i) sessions_[i].next_free = i + 1;
   dirty_.reserve(sessions_.size());
+  timers_.reserve(2 * sessions_.size() + 65);
   // HOT-PATH EXCEPTION (none: this is start-up). The buffer area is virtual memory the
   // kernel backs on first touch, so idle sessions cost nothing.
   buffer_area_bytes_ = size_t(settings_.max_sessions) * 4 * settings_.buffer_bytes;
@@ -486,10 +487,24 @@ void ProxyEngine::OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) 
   if (s.client.state != TcpState::kClosed) deadline = std::min(deadline, ClientEp(idx).NextDeadline());
   if (s.backend_open && s.backend.state != TcpState::kClosed)
     deadline = std::min(deadline, BackendEp(idx).NextDeadline());
-  if (deadline < s.scheduled_us) {
-    s.scheduled_us = deadline;
-    timers_.push({deadline, idx, s.generation});
+  if (deadline < s.scheduled_us) Schedule(idx, deadline);
+}
+
+void ProxyEngine::Schedule(uint32_t idx, uint64_t deadline_us) noexcept {
+  sessions_[idx].scheduled_us = deadline_us;
+  if (timers_.size() >= 2 * sessions_.size() + 64) {
+    // Compaction: keep one entry per live session. The vector never grows past its
+    // reserved size, so this path allocates nothing.
+    timers_.clear();
+    for (uint32_t i = 0; i < sessions_.size(); ++i) {
+      const Session& t = sessions_[i];
+      if (t.in_use && t.scheduled_us != kNoDeadline && i != idx)
+        timers_.push_back({t.scheduled_us, i, t.generation});
+    }
+    std::make_heap(timers_.begin(), timers_.end(), std::greater<>());
   }
+  timers_.push_back({deadline_us, idx, sessions_[idx].generation});
+  std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
 }
 
 void ProxyEngine::Flush(uint64_t now_us, FrameSink& sink) {
@@ -503,9 +518,10 @@ void ProxyEngine::Flush(uint64_t now_us, FrameSink& sink) {
 }
 
 void ProxyEngine::Advance(uint64_t now_us, FrameSink& sink) {
-  while (!timers_.empty() && timers_.top().deadline_us <= now_us) {
-    const TimerEntry t = timers_.top();
-    timers_.pop();
+  while (!timers_.empty() && timers_.front().deadline_us <= now_us) {
+    std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
+    const TimerEntry t = timers_.back();
+    timers_.pop_back();
     Session& s = sessions_[t.session];
     if (!s.in_use || s.generation != t.generation || s.scheduled_us != t.deadline_us) continue;  // stale
     s.scheduled_us = kNoDeadline;

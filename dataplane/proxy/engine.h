@@ -5,7 +5,6 @@
 
 #include <array>
 #include <cstdint>
-#include <queue>
 #include <span>
 #include <vector>
 
@@ -93,6 +92,7 @@ class ProxyEngine {
   void Touch(uint32_t idx, uint64_t now_us, bool activity) noexcept;
   void OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) noexcept;
   void CountTcpDrop(tcp::TcpDrop d) noexcept;
+  void Schedule(uint32_t idx, uint64_t deadline_us) noexcept;
 
   const uint16_t front_, back_, worker_, workers_;
   L3Stack& l3_;
@@ -114,7 +114,10 @@ class ProxyEngine {
   std::vector<uint16_t> snat_free_;  // FIFO ring of free source ports (late reuse)
   uint32_t snat_head_ = 0, snat_count_ = 0;
   std::vector<uint32_t> dirty_;
-  std::priority_queue<TimerEntry, std::vector<TimerEntry>, std::greater<>> timers_;
+  // Min-heap (std::push_heap with std::greater). A session pushes an entry whenever its
+  // deadline moves earlier; stale entries are skipped when they pop, and the heap is
+  // rebuilt from the sessions when stale ones pile up, so it stays O(sessions).
+  std::vector<TimerEntry> timers_;
   std::array<uint64_t, tcp::TcpIdx(tcp::TcpDrop::kCount)> tcp_drops_{};
 };
 
