@@ -1,0 +1,109 @@
+#pragma once
+
+// TLS 1.3 handshake message vocabulary (RFC 8446 4, B.3) and the ClientHello parser.
+// The parser fills a ClientHello of views into the caller's message bytes; it does not
+// copy and does not allocate.
+
+#include <array>
+#include <cstdint>
+
+#include "crypto/tls/alert.h"
+#include "crypto/tls/reader.h"
+#include "crypto/types.h"
+
+namespace baton::crypto::tls {
+
+inline constexpr size_t kHandshakeHeaderBytes = 4;
+inline constexpr uint16_t kTls12 = 0x0303;
+inline constexpr uint16_t kTls13 = 0x0304;
+
+// Wire numbers (RFC 8446 B.3).
+enum class HsType : uint8_t {
+  kClientHello = 1,
+  kServerHello = 2,
+  kNewSessionTicket = 4,
+  kEndOfEarlyData = 5,
+  kEncryptedExtensions = 8,
+  kCertificate = 11,
+  kCertificateRequest = 13,
+  kCertificateVerify = 15,
+  kFinished = 20,
+  kKeyUpdate = 24,
+  kMessageHash = 254,
+};
+
+// Wire numbers (RFC 8446 4.2).
+enum class ExtType : uint16_t {
+  kServerName = 0,
+  kSupportedGroups = 10,
+  kSignatureAlgorithms = 13,
+  kAlpn = 16,
+  kPreSharedKey = 41,
+  kEarlyData = 42,
+  kSupportedVersions = 43,
+  kCookie = 44,
+  kPskKeyExchangeModes = 45,
+  kKeyShare = 51,
+};
+
+// Wire numbers (RFC 8446 4.2.7).
+enum class NamedGroup : uint16_t { kSecp256r1 = 0x0017, kX25519 = 0x001d };
+// Wire numbers (RFC 8446 4.2.3).
+enum class SignatureScheme : uint16_t {
+  kEcdsaSecp256r1Sha256 = 0x0403,
+  kRsaPssRsaeSha256 = 0x0804,
+};
+
+// Most extensions a ClientHello may carry here: real clients send about 20. Bounds the
+// duplicate check (RFC 8446 4.2: "There MUST NOT be more than one extension of the same
+// type in a given extension block").
+inline constexpr size_t kMaxHelloExtensions = 64;
+// Most key_share entries we look at; clients send one to three.
+inline constexpr size_t kMaxKeyShares = 16;
+
+struct KeyShareOffer {
+  uint16_t group = 0;
+  ByteView key{};
+};
+
+// A parsed ClientHello: views into the message body.
+struct ClientHello {
+  uint16_t legacy_version = 0;
+  ByteView random{};
+  ByteView session_id{};
+  ByteView cipher_suites{};       // u16 list, even length
+  bool has_supported_versions = false;
+  bool offers_tls13 = false;
+  bool has_key_share = false;
+  std::array<KeyShareOffer, kMaxKeyShares> shares{};
+  size_t share_count = 0;
+  bool has_supported_groups = false;
+  ByteView supported_groups{};    // u16 list
+  bool has_signature_algorithms = false;
+  ByteView signature_algorithms{};  // u16 list
+  bool has_sni = false;
+  ByteView sni{};                 // host_name, if any
+  bool has_alpn = false;
+  ByteView alpn_list{};           // ProtocolNameList body
+  bool has_early_data = false;
+  bool has_pre_shared_key = false;
+  bool has_cookie = false;
+};
+
+// Parses a ClientHello body (without the 4-byte handshake header).
+Step ParseClientHello(ByteView body, ClientHello& out) noexcept;
+
+// True when the u16 list `list` (raw, even length) contains `v`.
+bool ListHas(ByteView list, uint16_t v) noexcept;
+
+// The ALPN name the server picks: its first preference the client also offers. Returns
+// false when there is no overlap. `server_list` is a ProtocolNameList body (u8-prefixed names).
+bool PickAlpn(ByteView client_list, ByteView server_list, ByteView& chosen) noexcept;
+
+// RFC 8446 4.1.3: the ServerHello.random of a HelloRetryRequest, SHA-256("HelloRetryRequest").
+extern const std::array<uint8_t, 32> kHelloRetryRandom;
+
+// Starts a handshake message: type and a 3-byte length that End() fills in.
+size_t BeginMessage(Writer& w, HsType type);
+
+}  // namespace baton::crypto::tls
