@@ -1,6 +1,7 @@
-// The baton binary: `baton run`, `baton check-config`, `--version`, `--help`.
+// The baton binary: `baton run`, `baton check-config`, `baton ctl`, `--version`, `--help`.
 // Control-plane code: it sees the data plane only through dataplane/api/.
 #include <CLI/CLI.hpp>
+#include <poll.h>
 
 #include <atomic>
 #include <chrono>
@@ -8,10 +9,15 @@
 #include <cstdio>
 #include <iostream>
 #include <string>
-#include <thread>
+#include <span>
 #include <vector>
 
+#include "controlplane/api.h"
+#include "controlplane/api_server.h"
 #include "controlplane/config.h"
+#include "controlplane/ctl.h"
+#include "controlplane/metrics.h"
+#include "controlplane/metrics_http.h"
 #include "controlplane/stats_report.h"
 #include "dataplane/api/control.h"
 
@@ -52,6 +58,9 @@ struct RunArgs {
   std::string stats_file;
   uint32_t stats_interval_ms = 1000;
   double duration_s = 0;
+  std::string name = "baton";
+  std::string api_socket;                  // empty: DefaultApiSocketPath(name)
+  std::string metrics = "127.0.0.1:9180";  // "off": no metrics endpoint
   std::vector<std::string> eal;
 };
 
@@ -65,6 +74,29 @@ int Run(const RunArgs& args) {
   }
   config.generation = 1;
   std::cout << "baton " << BATON_VERSION << ": " << Describe(config) << std::endl;
+
+  // The API socket and the metrics port come first: a clash is reported before the
+  // data plane takes the NICs. Both are served from the loop below, on this lcore.
+  baton::cp::ApiServer api(baton::cp::ApiSources{[] { return baton::dp::SnapshotStats(); }, &config, BATON_VERSION});
+  const std::string api_path = args.api_socket.empty() ? baton::cp::DefaultApiSocketPath(args.name) : args.api_socket;
+  if (const std::string err = api.Listen(api_path); !err.empty()) {
+    std::cerr << "baton: API socket: " << err << std::endl;
+    return 1;
+  }
+  baton::cp::MetricsServer metrics([] { return baton::cp::MetricsText(baton::dp::SnapshotStats(), BATON_VERSION); });
+  if (args.metrics != "off") {
+    const auto at = baton::cp::HostPort::Parse(args.metrics);
+    if (!at) {
+      std::cerr << "baton: --metrics wants ADDR:PORT (IPv4) or off, got " << args.metrics << std::endl;
+      return 1;
+    }
+    if (const std::string err = metrics.Start(*at); !err.empty()) {
+      std::cerr << "baton: " << err << std::endl;
+      return 1;
+    }
+  }
+  std::cout << "baton: API on " << api_path << ", metrics "
+            << (args.metrics == "off" ? std::string("off") : "on http://" + args.metrics + "/metrics") << std::endl;
   InstallSignalHandlers();
   if (const std::string err = baton::dp::Start(config, {args.eal}); !err.empty()) {
     std::cerr << "baton: " << err << std::endl;
@@ -79,9 +111,19 @@ int Run(const RunArgs& args) {
   using Clock = std::chrono::steady_clock;
   const auto started = Clock::now();
   auto next_stats = started;
+  std::vector<pollfd> fds;
   while (!g_stop.load()) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // 50 ms at most per pass: the stats file, --duration and signals are checked this
+    // often. A signal ends the wait early (EINTR), which is fine: no descriptor is ready.
+    fds.clear();
+    metrics.AppendPollFds(fds);
+    const size_t api_first = fds.size();
+    api.AppendPollFds(fds);
+    if (poll(fds.data(), fds.size(), 50) < 0)
+      for (pollfd& p : fds) p.revents = 0;
     const auto now = Clock::now();
+    if (api_first > 0) metrics.Service(fds[0]);
+    api.Service(std::span<const pollfd>(fds).subspan(api_first), now);
     if (!args.stats_file.empty() && now >= next_stats) {
       if (!baton::cp::WriteStatsFile(args.stats_file, baton::dp::SnapshotStats()))
         std::cerr << "baton: cannot write " << args.stats_file << std::endl;
@@ -90,6 +132,8 @@ int Run(const RunArgs& args) {
     if (args.duration_s > 0 && now - started >= std::chrono::duration<double>(args.duration_s)) break;
   }
   std::cout << "baton: stopping" << std::endl;
+  metrics.Stop();  // before the data plane goes: no scrape may render after Stop()
+  api.Close();
   const baton::dp::StatsSnapshot final_stats = baton::dp::Stop();
   if (!args.stats_file.empty()) (void)baton::cp::WriteStatsFile(args.stats_file, final_stats);
   std::cout << baton::cp::StatsReport(final_stats) << "baton: stopped" << std::endl;
@@ -123,6 +167,29 @@ int main(int argc, char** argv) {
   run->add_option("--duration", run_args.duration_s, "stop by itself after this many seconds (0: run until signalled)")
       ->check(CLI::NonNegativeNumber);
 
+  run->add_option("--name", run_args.name, "this box's name; the API socket is /run/baton/NAME.sock")
+      ->check(CLI::Validator(
+          [](std::string& v) { return v.find('/') == std::string::npos && !v.empty() ? "" : "no '/' in a name"; },
+          "NAME"));
+  run->add_option("--api-socket", run_args.api_socket, "runtime API socket (default /run/baton/NAME.sock)");
+  run->add_option("--metrics", run_args.metrics, "Prometheus metrics on http://ADDR:PORT/metrics, or off")
+      ->capture_default_str();
+
+  std::string ctl_socket, ctl_name = "baton", ctl_command;
+  bool ctl_json = false;
+  CLI::App* ctl = app.add_subcommand("ctl", "ask a running baton: baton ctl [--socket PATH] COMMAND [--json]");
+  ctl->add_option("--socket", ctl_socket, "API socket (default /run/baton/NAME.sock)");
+  ctl->add_option("--name", ctl_name, "the box's name, when --socket is not given")->capture_default_str();
+  ctl->add_flag("--json", ctl_json, "print the answer as JSON");
+  std::vector<std::string> ctl_names;
+  std::string ctl_help = "one of:";
+  for (const auto& c : baton::cp::CtlCommands()) {
+    ctl_names.push_back(c.name);
+    ctl_help += "\n  " + c.name + ": " + c.help;
+  }
+  ctl->add_option("command", ctl_command, ctl_help)->required()->check(CLI::IsMember(ctl_names));
+  ctl->footer("exit status: 0 ok, 1 baton answered with an error, 2 usage error or cannot connect");
+
   std::string check_path;
   CLI::App* check = app.add_subcommand("check-config", "validate a config file and exit: 0 if valid, 1 if not");
   check->add_option("file", check_path, "config file (TOML)")->required();
@@ -130,13 +197,19 @@ int main(int argc, char** argv) {
   try {
     app.parse(own_argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int rc = app.exit(e);
+    // baton ctl promises 2 for every usage error (CLI11 has its own numbers).
+    return rc != 0 && own_argc > 1 && std::string(argv[1]) == "ctl" ? baton::cp::kCtlCannotConnect : rc;
   }
   if (!eal.empty() && !run->parsed()) {
     std::cerr << "baton: EAL arguments after -- are only for 'run'\n";
     return 2;
   }
   if (check->parsed()) return CheckConfig(check_path);
+  if (ctl->parsed()) {
+    return baton::cp::RunCtl(ctl_socket.empty() ? baton::cp::DefaultApiSocketPath(ctl_name) : ctl_socket,
+                             ctl_command, ctl_json, std::cout, std::cerr);
+  }
   run_args.eal = std::move(eal);
   return Run(run_args);
 }

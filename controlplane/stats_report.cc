@@ -87,6 +87,59 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
   return out;
 }
 
+dp::StatsSnapshot StatsFromJson(const nlohmann::json& j) {
+  using nlohmann::json;
+  const json empty_array = json::array(), empty_object = json::object();
+  auto u64 = [](const json& o, const char* key) { return o.value(key, uint64_t{0}); };
+  dp::StatsSnapshot s;
+  for (const json& p : j.value("ports", empty_array)) {
+    dp::PortStats ps;
+    ps.name = p.value("name", "");
+    ps.mac = p.value("mac", "");
+    ps.driver = p.value("driver", "");
+    ps.link_up = p.value("link_up", false);
+    ps.rss = p.value("rss", false);
+    ps.rx_ip_checksum_offload = p.value("rx_ip_checksum_offload", false);
+    ps.tx_ip_checksum_offload = p.value("tx_ip_checksum_offload", false);
+    ps.ipackets = u64(p, "ipackets");
+    ps.opackets = u64(p, "opackets");
+    ps.ibytes = u64(p, "ibytes");
+    ps.obytes = u64(p, "obytes");
+    ps.imissed = u64(p, "imissed");
+    ps.ierrors = u64(p, "ierrors");
+    ps.oerrors = u64(p, "oerrors");
+    ps.rx_nombuf = u64(p, "rx_nombuf");
+    s.ports.push_back(std::move(ps));
+  }
+  for (const json& b : j.value("backends", empty_array)) {
+    s.backends.push_back({b.value("pool", ""), b.value("address", ""), u64(b, "sessions_started"),
+                          u64(b, "active_sessions"), u64(b, "connect_failures")});
+  }
+  for (const json& q : j.value("queues", empty_array)) {
+    s.queues.push_back({q.value("port", uint16_t{0}), q.value("queue", uint16_t{0}), u64(q, "rx_packets"),
+                        u64(q, "rx_bytes"), u64(q, "tx_packets"), u64(q, "tx_bytes"), u64(q, "tx_full")});
+  }
+  for (const json& l : j.value("lcores", empty_array)) {
+    dp::LcoreStats ls;
+    ls.lcore = l.value("lcore", uint16_t{0});
+    ls.worker = l.value("worker", uint16_t{0});
+    ls.passes = u64(l, "passes");
+    ls.busy_passes = u64(l, "busy_passes");
+    ls.sleeps = u64(l, "sleeps");
+    ls.rx_packets = u64(l, "rx_packets");
+    ls.tx_packets = u64(l, "tx_packets");
+    ls.sessions_active = u64(l, "sessions_active");
+    const json counters = l.value("counters", empty_object), drops = l.value("drops", empty_object);
+    for (size_t i = 0; i < ls.counters.size(); ++i) ls.counters[i] = u64(counters, std::string(dp::kCounterKey[i]).c_str());
+    for (size_t i = 1; i < ls.drops.size(); ++i) ls.drops[i] = u64(drops, std::string(dp::kDropKey[i]).c_str());
+    const json tcp_drops = l.value("tcp_drops", empty_object);  // items() must not outlive it
+    for (const auto& [text, count] : tcp_drops.items())
+      ls.tcp_drops.emplace_back(text, count.get<uint64_t>());
+    s.lcores.push_back(std::move(ls));
+  }
+  return s;
+}
+
 std::string StatsReport(const dp::StatsSnapshot& stats) {
   std::ostringstream o;
   for (const dp::PortStats& p : stats.ports) {

@@ -11,6 +11,11 @@ namespace baton::cp {
 
 nlohmann::json StatsToJson(const dp::StatsSnapshot& stats);
 
+// The inverse, for `baton ctl` (which gets StatsToJson over the API socket). Missing
+// keys read as zero; unknown keys are ignored; throws nlohmann::json::exception when a
+// value has the wrong type. tcp_drops come back in key order.
+dp::StatsSnapshot StatsFromJson(const nlohmann::json& j);
+
 // A few lines per port and per worker; drops listed by reason, zeros left out.
 std::string StatsReport(const dp::StatsSnapshot& stats);
 

@@ -9,9 +9,10 @@ PKGS=(
   # libraries
   dpdk dpdk-dev libdpdk-dev libipsec-mb-dev libssl-dev libtoml11-dev nlohmann-json3-dev
   libcli11-dev libgtest-dev libgmock-dev googletest libbenchmark-dev libnuma-dev libpcap-dev
+  libcpp-httplib-dev
   # testbed and real peers
   iproute2 ethtool iputils-ping arping nginx-light curl socat python3 python3-scapy wrk nftables
-  openssl procps kmod
+  openssl procps kmod python3-prometheus-client
 )
 
 missing=()

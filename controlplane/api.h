@@ -1,0 +1,42 @@
+// The runtime API's request dispatcher: one JSON request in, one JSON answer out.
+// Pure: it reads counters and the config through ApiSources and touches no socket, so
+// tests drive it with a fake StatsSnapshot. The socket side is api_server.h; the
+// protocol and every command are in docs/API.md.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "dataplane/api/config.h"
+#include "dataplane/api/stats.h"
+
+namespace baton::cp {
+
+// A request line longer than this is refused without being parsed.
+inline constexpr size_t kMaxApiRequestBytes = 64 * 1024;
+
+struct ApiSources {
+  std::function<dp::StatsSnapshot()> stats;  // called only by commands that need counters
+  const dp::ConfigSnapshot* config = nullptr;  // the loaded snapshot; outlives the server
+  std::string version;
+};
+
+// `request` is one line without its newline: {"command":"stats"}. Returns
+// {"ok":true,"result":...} or {"ok":false,"error":"..."}; never throws, changes nothing.
+nlohmann::json DispatchApiRequest(std::string_view request, const ApiSources& sources);
+
+// The command names, in the order docs/API.md lists them.
+const std::vector<std::string_view>& ApiCommands();
+
+// The answers' result parts, shared with `baton ctl` and the tests.
+nlohmann::json DropsToJson(const dp::StatsSnapshot& stats);     // non-zero only
+nlohmann::json SessionsToJson(const dp::StatsSnapshot& stats);
+nlohmann::json BackendsToJson(const dp::StatsSnapshot& stats);
+nlohmann::json PortsToJson(const dp::StatsSnapshot& stats);
+nlohmann::json ConfigToJson(const dp::ConfigSnapshot& config);
+
+}  // namespace baton::cp

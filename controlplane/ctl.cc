@@ -1,0 +1,174 @@
+#include "controlplane/ctl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <sstream>
+
+#include "controlplane/stats_report.h"
+
+namespace baton::cp {
+namespace {
+
+using nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+// Waits for `events` on fd until `deadline`; false on timeout or error.
+bool WaitFor(int fd, short events, Clock::time_point deadline) {
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int rc = poll(&p, 1, int(left));
+    if (rc > 0) return true;
+    if (rc == 0 || errno != EINTR) return false;
+  }
+}
+
+class Fd {
+ public:
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd() {
+    if (fd_ >= 0) close(fd_);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+std::string U(const json& j, const char* key) { return std::to_string(j.value(key, uint64_t{0})); }
+
+}  // namespace
+
+const std::vector<CtlCommand>& CtlCommands() {
+  static const std::vector<CtlCommand> commands = {
+      {"stats", "stats", "every counter: ports, backends, workers, drops"},
+      {"sessions", "sessions", "sessions active, total and per worker"},
+      {"backends", "backends", "per-backend sessions and connect failures"},
+      {"drops", "stats.drops", "non-zero drops by reason, and why TCP refused segments"},
+      {"ports", "ports", "ports and their NIC counters"},
+      {"config", "config", "the loaded config: ports, pools, listeners"},
+      {"version", "version", "the running baton's version"},
+  };
+  return commands;
+}
+
+int CtlCall(const std::string& socket_path, const std::string& request, json& answer, std::string& error) {
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  if (socket_path.empty() || socket_path.size() >= sizeof(addr.sun_path)) {
+    error = "socket path too long or empty: " + socket_path;
+    return kCtlCannotConnect;
+  }
+  std::memcpy(addr.sun_path, socket_path.c_str(), socket_path.size() + 1);
+  Fd fd(socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (fd.get() < 0 || connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) != 0) {
+    error = "cannot connect to " + socket_path + ": " + std::strerror(errno) + " (is baton running? --socket PATH)";
+    return kCtlCannotConnect;
+  }
+  const auto deadline = Clock::now() + kCtlTimeout;
+  const std::string line = request + "\n";
+  for (size_t off = 0; off < line.size();) {
+    if (!WaitFor(fd.get(), POLLOUT, deadline)) {
+      error = "timed out sending to " + socket_path;
+      return kCtlCannotConnect;
+    }
+    const ssize_t n = send(fd.get(), line.data() + off, line.size() - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno != EAGAIN && errno != EINTR) {
+      error = "cannot send to " + socket_path + ": " + std::strerror(errno);
+      return kCtlCannotConnect;
+    }
+    if (n > 0) off += size_t(n);
+  }
+  std::string in;
+  char buf[65536];
+  while (in.find('\n') == std::string::npos) {
+    if (!WaitFor(fd.get(), POLLIN, deadline)) {
+      error = "no answer from " + socket_path + " within " + std::to_string(kCtlTimeout.count()) + " s";
+      return kCtlCannotConnect;
+    }
+    const ssize_t n = recv(fd.get(), buf, sizeof(buf), MSG_DONTWAIT);
+    if (n == 0) break;
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EINTR) continue;
+      error = "cannot read from " + socket_path + ": " + std::strerror(errno);
+      return kCtlCannotConnect;
+    }
+    in.append(buf, size_t(n));
+  }
+  answer = json::parse(in.substr(0, in.find('\n')), nullptr, /*allow_exceptions=*/false);
+  const bool well_formed = !answer.is_discarded() && answer.is_object() && answer.contains("ok") &&
+                          answer["ok"].is_boolean() &&
+                          (answer["ok"].get<bool>() ? answer.contains("result")
+                                                    : answer.contains("error") && answer["error"].is_string());
+  if (!well_formed) {
+    error = "unreadable answer from " + socket_path;
+    return kCtlCannotConnect;
+  }
+  return kCtlOk;
+}
+
+std::string FormatCtlResult(const std::string& command, const json& r) {
+  std::ostringstream o;
+  if (command == "stats") return StatsReport(StatsFromJson(r));
+  if (command == "sessions") {
+    o << "sessions active " << U(r, "active") << " (opened " << U(r, "opened") << ", closed " << U(r, "closed")
+      << ")\n";
+    for (const json& w : r.value("workers", json::array()))
+      o << "  worker " << U(w, "worker") << " (lcore " << U(w, "lcore") << "): " << U(w, "active") << "\n";
+  } else if (command == "backends") {
+    for (const json& b : r) {
+      o << "backend " << b.value("pool", "") << " " << b.value("address", "") << ": sessions "
+        << U(b, "sessions_started") << " (active " << U(b, "active_sessions") << "), connect failures "
+        << U(b, "connect_failures") << "\n";
+    }
+  } else if (command == "drops") {
+    const json drops = r.value("drops", json::object()), tcp = r.value("tcp_drops", json::object());
+    if (drops.empty() && tcp.empty()) o << "no drops\n";
+    for (const auto& [key, count] : drops.items()) o << "drop " << key << ": " << count.get<uint64_t>() << "\n";
+    for (const auto& [text, count] : tcp.items()) o << "  tcp: " << text << ": " << count.get<uint64_t>() << "\n";
+  } else if (command == "version") {
+    o << "baton " << r.value("version", "?") << "\n";
+  } else {
+    o << r.dump(2) << "\n";  // ports, config: the JSON is the clearest form
+  }
+  return o.str();
+}
+
+int RunCtl(const std::string& socket_path, const std::string& command, bool as_json, std::ostream& out,
+           std::ostream& err) {
+  const CtlCommand* cmd = nullptr;
+  for (const CtlCommand& c : CtlCommands())
+    if (c.name == command) cmd = &c;
+  if (cmd == nullptr) {
+    err << "baton ctl: unknown command " << command << "\n";
+    return kCtlCannotConnect;
+  }
+  json answer;
+  std::string error;
+  if (const int rc = CtlCall(socket_path, json{{"command", cmd->api_command}}.dump(), answer, error); rc != kCtlOk) {
+    err << "baton ctl: " << error << "\n";
+    return rc;
+  }
+  if (!answer.value("ok", false)) {
+    err << "baton ctl: baton says: " << answer.value("error", "(no error text)") << "\n";
+    return kCtlBatonError;
+  }
+  const json& result = answer["result"];
+  try {
+    out << (as_json ? result.dump(2) + "\n" : FormatCtlResult(command, result));
+  } catch (const json::exception& e) {
+    err << "baton ctl: unexpected answer shape: " << e.what() << "\n";
+    return kCtlBatonError;
+  }
+  return kCtlOk;
+}
+
+}  // namespace baton::cp

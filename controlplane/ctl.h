@@ -1,0 +1,39 @@
+// `baton ctl`: asks a running baton over its API socket and prints the answer, for
+// people (a report) or tools (--json). Exit codes: 0 ok, 1 baton answered with an
+// error, 2 usage or cannot connect (kCtl* below).
+#pragma once
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace baton::cp {
+
+inline constexpr int kCtlOk = 0;
+inline constexpr int kCtlBatonError = 1;
+inline constexpr int kCtlCannotConnect = 2;
+
+inline constexpr auto kCtlTimeout = std::chrono::seconds(5);
+
+// The commands `baton ctl` knows, and the API command each sends.
+struct CtlCommand {
+  std::string name;         // "drops"
+  std::string api_command;  // "stats.drops"
+  std::string help;
+};
+const std::vector<CtlCommand>& CtlCommands();
+
+// Sends one request line to the socket and reads one answer line. kCtlOk with
+// `answer` parsed, else kCtlCannotConnect with `error` saying why.
+int CtlCall(const std::string& socket_path, const std::string& request, nlohmann::json& answer, std::string& error);
+
+// Runs `baton ctl COMMAND`: asks, prints, returns the exit code.
+int RunCtl(const std::string& socket_path, const std::string& command, bool json, std::ostream& out,
+           std::ostream& err);
+
+// The human-readable forms, one per command (pure; tested).
+std::string FormatCtlResult(const std::string& command, const nlohmann::json& result);
+
+}  // namespace baton::cp
