@@ -24,19 +24,6 @@ constexpr std::string_view kLabelPrefix = "tls13 ";
 constexpr size_t kMaxLabelBytes = 255 - kLabelPrefix.size();
 constexpr size_t kMaxContextBytes = 255;
 
-// Wipes a stack temporary (a derived salt, a finished_key) on every return path.
-class WipeOnExit {
- public:
-  WipeOnExit(void* p, size_t n) noexcept : p_(p), n_(n) {}
-  WipeOnExit(const WipeOnExit&) = delete;
-  WipeOnExit& operator=(const WipeOnExit&) = delete;
-  ~WipeOnExit() { SecureWipe(p_, n_); }
-
- private:
-  void* p_;
-  size_t n_;
-};
-
 bool IsKnown(HashAlg h) noexcept { return h == HashAlg::kSha256 || h == HashAlg::kSha384; }
 
 bool IsValid(const Secret& s) noexcept { return IsKnown(s.hash) && s.len == DigestBytes(s.hash); }

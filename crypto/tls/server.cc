@@ -21,19 +21,6 @@ bool Ok(CryptoStatus s) noexcept { return s == CryptoStatus::kOk; }
 
 uint32_t Load24(const uint8_t* p) noexcept { return uint32_t{p[0]} << 16 | uint32_t{p[1]} << 8 | p[2]; }
 
-// Wipes a stack secret on every return path.
-class WipeOnExit {
- public:
-  WipeOnExit(void* p, size_t n) noexcept : p_(p), n_(n) {}
-  WipeOnExit(const WipeOnExit&) = delete;
-  WipeOnExit& operator=(const WipeOnExit&) = delete;
-  ~WipeOnExit() { SecureWipe(p_, n_); }
-
- private:
-  void* p_;
-  size_t n_;
-};
-
 }  // namespace
 
 std::vector<uint8_t> EncodeAlpn(std::span<const std::string_view> names) {
