@@ -19,14 +19,14 @@ e2e_cleanup() {
 
 # start_box NS CONFIG NAME [extra baton args...]: runs baton in namespace NS with its own
 # stats file $E2E_TMP/NAME.json and log $E2E_TMP/NAME.log; sets BOX_PID. Waits (bounded)
-# until it says it is running.
+# until it says it is running. --in-memory: DPDK leaves no runtime or hugepage files.
 start_box() {
   local ns=$1 config=$2 name=$3
   shift 3
   local log="${E2E_TMP}/${name}.log"
   # shellcheck disable=SC2086  # EAL_MEM is a list of words on purpose
   ip netns exec "${ns}" "${BATON}" run --config "${config}" --stats-file "${E2E_TMP}/${name}.json" \
-    --stats-interval-ms 100 "$@" -- ${EAL_MEM} --no-pci --file-prefix "baton-${name}" \
+    --stats-interval-ms 100 "$@" -- ${EAL_MEM} --no-pci --in-memory \
     >"${log}" 2>&1 &
   BOX_PID=$!
   BOX_PIDS+=("${BOX_PID}")
