@@ -7,8 +7,9 @@ BUILD ?= build
 CLANG_BUILD ?= build-clang
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 20
+FUZZ_TEST_SECONDS ?= 15
 
-.PHONY: all deps build test demo clang fuzz clean
+.PHONY: all deps build test demo clang fuzz fuzz-build clean
 
 all: build
 
@@ -21,8 +22,9 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-test: build
-	scripts/test.sh $(BUILD)
+# Includes a bounded fuzz run: every libFuzzer target FUZZ_TEST_SECONDS (0: skip).
+test: build fuzz-build
+	FUZZ_BUILD=$(FUZZ_BUILD) FUZZ_TEST_SECONDS=$(FUZZ_TEST_SECONDS) scripts/test.sh $(BUILD)
 
 demo: build
 	scripts/demo.sh $(BUILD)
@@ -33,10 +35,12 @@ clang: deps
 	ninja -C $(CLANG_BUILD)
 
 # libFuzzer targets (tests/fuzz/README.md), each run FUZZ_SECONDS over its seed corpus.
-fuzz: deps
+fuzz: fuzz-build
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
+
+fuzz-build: deps
 	[ -f $(FUZZ_BUILD)/build.ninja ] || CXX=clang++-14 meson setup $(FUZZ_BUILD) -Dfuzz=true -Dtests=false
 	ninja -C $(FUZZ_BUILD) fuzz
-	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 # Benchmarks (bench/run.sh): baton against peers on the namespace testbed. Not part of test.
 .PHONY: bench

@@ -900,6 +900,11 @@ constexpr std::array<Choice<dp::ListenerMode>, 2> kModes = {{
     {"tls", dp::ListenerMode::kTls},
 }};
 
+struct RouteDraft {
+  std::string path;             // "listener[0].tls.routes[1]"
+  const Value* pool = nullptr;  // set when a string; resolved once every pool is read
+};
+
 struct ListenerDraft {
   dp::ListenerConfig config;
   std::string path;  // "listener[0]"
@@ -908,9 +913,162 @@ struct ListenerDraft {
   const Value* vip = nullptr;  // set when valid
   uint32_t host = 0;
   const Value* pool = nullptr;  // set when a string; resolved once every pool is read
+  const Value* tls = nullptr;   // the [listener.tls] table, when given
+  std::vector<RouteDraft> routes;
 };
 
-ListenerDraft ReadListener(TableReader& t, Problems& problems, std::string path) {
+constexpr std::string_view kCertExample =
+    "a table like { cert = \"certs/site.pem\", key = \"certs/site.key\" }";
+constexpr uint32_t kMinTlsBufferBytes = 32 * 1024;  // a whole TLS record must fit a ring
+
+// A relative certificate path is taken from the config file's folder.
+std::string NextToConfig(const std::string& origin, const std::string& file) {
+  if (file.empty() || file.front() == '/') return file;
+  const size_t slash = origin.rfind('/');
+  return slash == std::string::npos ? file : origin.substr(0, slash + 1) + file;
+}
+
+// A non-empty string; false (reported) otherwise.
+bool ReadPathString(TableReader& t, std::string_view key, std::string_view expected, std::string& out) {
+  const Value* v = t.Get(key);
+  if (v == nullptr) {
+    t.Missing(key, expected);
+    return false;
+  }
+  if (!v->is_string() || v->as_string().str.empty()) {
+    t.Bad(*v, key, expected);
+    return false;
+  }
+  out = v->as_string().str;
+  return true;
+}
+
+// An array of strings, each accepted by `ok`.
+template <typename Ok>
+bool ReadStringList(TableReader& t, std::string_view key, std::string_view expected, Ok ok,
+                    std::vector<std::string>& out) {
+  const Value* v = t.Get(key);
+  if (v == nullptr) return false;
+  if (!v->is_array()) {
+    t.Bad(*v, key, expected);
+    return false;
+  }
+  std::vector<std::string> items;
+  for (const Value& item : v->as_array()) {
+    if (!item.is_string() || !ok(item.as_string().str)) {
+      t.Bad(*v, key, expected);
+      return false;
+    }
+    items.push_back(item.as_string().str);
+  }
+  out = std::move(items);
+  return true;
+}
+
+bool AlpnNameOk(const std::string& s) { return !s.empty() && s.size() <= 255; }
+
+// A DNS name as SNI carries it (RFC 6066 3): letters, digits, '-', '.', at most 253.
+bool HostNameOk(const std::string& s) {
+  if (s.empty() || s.size() > 253) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.';
+  });
+}
+
+void ReadTls(TableReader& t, Problems& problems, const std::string& origin, ListenerDraft& l) {
+  dp::TlsListenerConfig& c = l.config.tls;
+  if (const Value* v = t.Get("certificates"); v == nullptr) {
+    t.Missing("certificates", "a non-empty array of " + std::string(kCertExample));
+  } else if (!v->is_array() || v->as_array().empty()) {
+    t.Bad(*v, "certificates", "a non-empty array of " + std::string(kCertExample));
+  } else {
+    const auto& items = v->as_array();
+    for (size_t i = 0; i < items.size(); ++i) {
+      const std::string path = t.Path("certificates") + "[" + std::to_string(i) + "]";
+      if (!items[i].is_table()) {
+        problems.Add(items[i].location().line(), path, Show(items[i]), std::string(kCertExample));
+        continue;
+      }
+      TableReader ct(problems, items[i], path);
+      dp::TlsCertificateConfig cert;
+      cert.line = ct.line();
+      const bool ok = ReadPathString(ct, "cert", "the path of a PEM certificate chain", cert.cert_file) &
+                      ReadPathString(ct, "key", "the path of a PEM private key", cert.key_file);
+      ct.Finish();
+      if (!ok) continue;
+      cert.cert_file = NextToConfig(origin, cert.cert_file);
+      cert.key_file = NextToConfig(origin, cert.key_file);
+      c.certificates.push_back(std::move(cert));
+    }
+  }
+  ReadStringList(t, "alpn", "an array of protocol names like [\"h2\", \"http/1.1\"] (1 to 255 bytes each)",
+                 AlpnNameOk, c.alpn);
+  std::vector<std::string> versions;
+  if (ReadStringList(t, "versions", "a non-empty array of \"1.3\" and \"1.2\"",
+                     [](const std::string& s) { return s == "1.3" || s == "1.2"; }, versions)) {
+    if (versions.empty()) {
+      t.Bad(*t.Get("versions"), "versions", "a non-empty array of \"1.3\" and \"1.2\"");
+    } else {
+      c.tls13 = std::find(versions.begin(), versions.end(), "1.3") != versions.end();
+      c.tls12 = std::find(versions.begin(), versions.end(), "1.2") != versions.end();
+    }
+  }
+  t.Int("handshake_timeout_ms", {100, 300'000}, c.handshake_timeout_ms);
+  if (t.Get("ticket_key_file") != nullptr &&
+      ReadPathString(t, "ticket_key_file", "the path of a ticket key file", c.ticket_key_file)) {
+    c.ticket_key_file = NextToConfig(origin, c.ticket_key_file);
+    c.ticket_key_line = t.Get("ticket_key_file")->location().line();
+  }
+  t.Int("tickets", {0, 8}, c.tickets_per_handshake);
+  if (const Value* v = t.Get("routes"); v != nullptr) {
+    constexpr std::string_view kRouteText =
+        "an array of tables like { sni = \"api.example.com\", alpn = \"h2\", pool = \"api\" }";
+    if (!v->is_array()) {
+      t.Bad(*v, "routes", kRouteText);
+    } else {
+      const auto& items = v->as_array();
+      for (size_t i = 0; i < items.size(); ++i) {
+        RouteDraft r;
+        r.path = t.Path("routes") + "[" + std::to_string(i) + "]";
+        if (!items[i].is_table()) {
+          problems.Add(items[i].location().line(), r.path, Show(items[i]), std::string(kRouteText));
+          continue;
+        }
+        TableReader rt(problems, items[i], r.path);
+        dp::TlsRouteConfig route;
+        bool any = false;
+        if (const Value* sni = rt.Get("sni"); sni != nullptr) {
+          if (!sni->is_string() || !HostNameOk(sni->as_string().str))
+            rt.Bad(*sni, "sni", "a lower-case DNS host name like \"api.example.com\"");
+          else
+            route.sni = sni->as_string().str, any = true;
+        }
+        if (const Value* alpn = rt.Get("alpn"); alpn != nullptr) {
+          if (!alpn->is_string() || !AlpnNameOk(alpn->as_string().str))
+            rt.Bad(*alpn, "alpn", "a protocol name like \"h2\" (1 to 255 bytes)");
+          else
+            route.alpn = alpn->as_string().str, any = true;
+        }
+        if (const Value* pool = rt.Get("pool"); pool == nullptr) {
+          rt.Missing("pool", "the name of a [[pool]]");
+        } else if (!pool->is_string()) {
+          rt.Bad(*pool, "pool", "the name of a [[pool]]");
+        } else {
+          r.pool = pool;
+        }
+        if (!any && (rt.Get("sni") == nullptr && rt.Get("alpn") == nullptr))
+          rt.Missing("sni", "an \"sni\" or an \"alpn\" to match (a route without either is the listener's pool)");
+        rt.Finish();
+        c.routes.push_back(route);
+        l.routes.push_back(r);
+      }
+    }
+  }
+  t.Finish();
+}
+
+ListenerDraft ReadListener(TableReader& t, Problems& problems, const std::string& origin,
+                           std::string path) {
   ListenerDraft l;
   l.path = std::move(path);
   l.table = &t.table();
@@ -923,12 +1081,7 @@ ListenerDraft ReadListener(TableReader& t, Problems& problems, std::string path)
     l.config.vip = dp::IpAddr::V4(e->host);
     l.config.port = e->port;
   }
-  if (const auto* c = ReadChoice(t, "mode", kModes)) {
-    if (c->value == dp::ListenerMode::kTls)
-      t.Bad(*t.Get("mode"), "mode", "\"tcp\" (TLS listeners are not built yet)");
-    else
-      l.config.mode = c->value;
-  }
+  if (const auto* c = ReadChoice(t, "mode", kModes)) l.config.mode = c->value;
   if (const Value* v = t.Get("pool"); v == nullptr) {
     t.Missing("pool", "the name of a [[pool]]");
   } else if (!v->is_string()) {
@@ -937,6 +1090,20 @@ ListenerDraft ReadListener(TableReader& t, Problems& problems, std::string path)
     l.pool = v;
   }
   t.Bool("proxy_protocol", l.config.proxy_protocol);
+  const Value* tls = t.Get("tls");
+  if (l.config.mode == dp::ListenerMode::kTls) {
+    if (tls == nullptr) {
+      t.Missing("tls", "a [listener.tls] table with the certificates");
+    } else if (!tls->is_table()) {
+      t.Bad(*tls, "tls", "a [listener.tls] table with the certificates");
+    } else {
+      l.tls = tls;
+      TableReader tt(problems, *tls, t.Path("tls"));
+      ReadTls(tt, problems, origin, l);
+    }
+  } else if (tls != nullptr) {
+    t.Bad(*tls, "tls", "no [listener.tls] table (it needs mode = \"tls\")");
+  }
   t.Finish();
   return l;
 }
@@ -1027,21 +1194,26 @@ void CrossCheckListeners(const std::vector<PortDraft>& ports,
         }
       }
     }
-    if (b.pool == nullptr) continue;
-    const std::string& wanted = b.pool->as_string().str;
-    if (const auto it = pool_index.find(wanted); it != pool_index.end()) {
-      // A pool whose name is wrong already has its message; the index then goes unused.
-      b.config.pool = static_cast<uint16_t>(it->second);
-      continue;
-    }
-    std::string expected = "the name of a [[pool]]";
-    if (const auto near = Suggest(wanted, valid_pool_names))
-      expected.append(" (did you mean \"").append(*near).append("\"?)");
-    else if (valid_pool_names.empty())
-      expected += " (there is none)";
-    else if (valid_pool_names.size() <= kMaxListedPools)
-      expected.append(" (one of ").append(JoinNames(valid_pool_names, "\"")).append(")");
-    problems.Add(b.pool->location().line(), b.path + ".pool", Show(*b.pool), expected);
+    const auto resolve = [&](const Value* pool, const std::string& key, uint16_t& out) {
+      if (pool == nullptr) return;
+      const std::string& wanted = pool->as_string().str;
+      if (const auto it = pool_index.find(wanted); it != pool_index.end()) {
+        // A pool whose name is wrong already has its message; the index then goes unused.
+        out = static_cast<uint16_t>(it->second);
+        return;
+      }
+      std::string expected = "the name of a [[pool]]";
+      if (const auto near = Suggest(wanted, valid_pool_names))
+        expected.append(" (did you mean \"").append(*near).append("\"?)");
+      else if (valid_pool_names.empty())
+        expected += " (there is none)";
+      else if (valid_pool_names.size() <= kMaxListedPools)
+        expected.append(" (one of ").append(JoinNames(valid_pool_names, "\"")).append(")");
+      problems.Add(pool->location().line(), key, Show(*pool), expected);
+    };
+    resolve(b.pool, b.path + ".pool", b.config.pool);
+    for (size_t i = 0; i < b.routes.size(); ++i)
+      resolve(b.routes[i].pool, b.routes[i].path + ".pool", b.config.tls.routes[i].pool);
   }
 }
 
@@ -1202,12 +1374,17 @@ dp::ConfigSnapshot ParseConfig(const std::string& text, const std::string& origi
                  "at most " + std::to_string(kMaxPools) + " [[pool]] tables");
   }
   std::vector<ListenerDraft> listeners = ReadTableArray<ListenerDraft>(
-      top, problems, "listener", [&problems](TableReader& t, const std::string& path) {
-        return ReadListener(t, problems, path);
+      top, problems, "listener", [&problems, &origin](TableReader& t, const std::string& path) {
+        return ReadListener(t, problems, origin, path);
       });
   CrossCheckPools(pools, problems);
   CrossCheckListeners(ports, pools, listeners, problems);
   CrossCheckBackends(ports, pools, listeners, problems);
+  for (const ListenerDraft& l : listeners) {
+    if (l.config.mode != dp::ListenerMode::kTls || snap.tcp.buffer_bytes >= kMinTlsBufferBytes) continue;
+    problems.Add(l.table->location().line(), l.path + ".mode", "\"tls\"",
+                 "\"tcp\", or [tcp] buffer_kib of at least 32 (a whole TLS record must fit a session buffer)");
+  }
   top.Finish("table");
   if (!problems.empty()) problems.Throw(origin);
 

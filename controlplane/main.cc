@@ -39,12 +39,25 @@ std::string Describe(const baton::dp::ConfigSnapshot& c) {
   std::string s = std::to_string(c.ports.size()) + " port(s), " + std::to_string(c.dataplane.workers) +
                   " worker(s), idle back-off " + std::to_string(c.dataplane.idle_backoff_us) + " us";
   for (const auto& p : c.ports) s += "\n  port " + p.name + ": " + p.address.ToString() + " on " + p.device;
+  for (const auto& p : c.pools) s += "\n  pool " + p.name + ": " + std::to_string(p.backends.size()) + " backend(s)";
+  for (const auto& l : c.listeners) {
+    s += "\n  listener " + l.name + ": " + l.vip.ToString() + ":" + std::to_string(l.port) + " " +
+         (l.mode == baton::dp::ListenerMode::kTls ? "tls" : "tcp") + " -> pool " + c.pools[l.pool].name;
+    if (l.mode == baton::dp::ListenerMode::kTls)
+      s += " (" + std::to_string(l.tls.certificates.size()) + " certificate(s), " +
+           std::to_string(l.tls.routes.size()) + " route(s))";
+  }
   return s;
 }
 
+// Config errors, then certificate errors (which need the files the config names).
 int CheckConfig(const std::string& path) {
   try {
     const baton::dp::ConfigSnapshot c = baton::cp::LoadConfig(path);
+    if (const std::vector<std::string> bad = baton::dp::CheckTls(c); !bad.empty()) {
+      for (const std::string& e : bad) std::cerr << e << "\n";
+      return 1;
+    }
     std::cout << path << ": ok\n" << Describe(c) << "\n";
     return 0;
   } catch (const baton::cp::ConfigError& e) {

@@ -38,6 +38,11 @@ constexpr std::array<CounterFamily, dp::Idx(dp::Counter::kCount)> kCounterFamili
     {"baton_steered_to_owner_total", "Packets handed to the worker that owns their session."},
     {"baton_bytes_client_to_backend_total", "Payload bytes proxied from clients to backends."},
     {"baton_bytes_backend_to_client_total", "Payload bytes proxied from backends to clients."},
+    {"baton_tls_handshakes_total", "TLS handshakes completed."},
+    {"baton_tls_handshake_failures_total", "TLS handshakes ended by a fatal alert."},
+    {"baton_tls_handshake_timeouts_total", "TLS handshakes the client did not finish in time."},
+    {"baton_tls_session_failures_total", "TLS sessions ended by a fatal alert after the handshake."},
+    {"baton_tls_close_notifies_total", "close_notify alerts received from clients."},
 }};
 static_assert(!kCounterFamilies.back().name.empty(), "a dp::Counter lacks its metric family");
 

@@ -28,6 +28,7 @@ struct Dataplane {
   std::vector<PoolConfig> pools;  // names for the per-backend stats
   std::vector<WorkerInbox> inboxes;
   std::vector<std::unique_ptr<Worker>> workers;
+  TlsListeners tls;  // certificates of the TLS listeners, shared by the workers
   bool launched = false;
 };
 
@@ -65,10 +66,25 @@ int WorkerMain(void* arg) {
 
 }  // namespace
 
+std::vector<std::string> CheckTls(const ConfigSnapshot& config) {
+  std::vector<std::string> errors;
+  (void)TlsListeners::Load(config, errors);
+  return errors;
+}
+
 std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
   Dataplane& dp = Dp();
   if (dp.eal_ready) return "data plane already started";
   if (config.ports.size() > kMaxPorts) return "at most " + std::to_string(kMaxPorts) + " ports";
+  // Certificates first: a bad one stops us before anything starts.
+  std::vector<std::string> tls_errors;
+  dp.tls = TlsListeners::Load(config, tls_errors);
+  if (!tls_errors.empty()) {
+    std::string all;
+    for (const std::string& e : tls_errors) all += (all.empty() ? "" : "\n") + e;
+    dp.tls = {};
+    return all;
+  }
   std::vector<std::string> args = EalArgs(config, options);
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -116,7 +132,8 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
     return "cannot read random bytes for the TCP ISN key";
   }
   for (uint16_t w = 0; w < config.dataplane.workers; ++w)
-    dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes, isn_key));
+    dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes, isn_key,
+                                                      &dp.tls));
   dp.stop.store(false);
   for (auto& w : dp.workers) {
     if (int rc = rte_eal_remote_launch(WorkerMain, w.get(), w->lcore()); rc != 0) {

@@ -52,7 +52,7 @@ void SetTxOffload(rte_mbuf* m, const TxMeta& tx) noexcept {
 
 Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
                std::span<const PortRuntime> ports, std::span<const WorkerInbox> inboxes,
-               const tcp::IsnKey& isn_key)
+               const tcp::IsnKey& isn_key, const TlsListeners* tls)
     : index_(index),
       lcore_(lcore),
       config_(config.dataplane),
@@ -71,7 +71,7 @@ Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
   if (!config.listeners.empty() && front != kMaxPorts && back != kMaxPorts) {
     for (const ListenerConfig& l : config.listeners) l3_.AddLocalAddress(front, l.vip.V4HostOrder());
     proxy_ = std::make_unique<ProxyEngine>(config, front, back, index_, config.dataplane.workers,
-                                           l3_, counters_, isn_key);
+                                           l3_, counters_, isn_key, tls);
   }
 }
 

@@ -60,7 +60,7 @@ class Worker final : private FrameSink {
  public:
   Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
          std::span<const PortRuntime> ports, std::span<const WorkerInbox> inboxes,
-         const tcp::IsnKey& isn_key);
+         const tcp::IsnKey& isn_key, const TlsListeners* tls);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;

@@ -12,7 +12,7 @@ PKGS=(
   libcpp-httplib-dev
   # testbed and real peers
   iproute2 ethtool iputils-ping arping nginx-light curl socat python3 python3-scapy wrk nftables
-  openssl procps kmod python3-prometheus-client
+  openssl procps kmod python3-prometheus-client gnutls-bin nghttp2-client
 )
 
 missing=()

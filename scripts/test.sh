@@ -32,6 +32,22 @@ print(p, f)
 PY
 )
 
+# Every libFuzzer target for a bounded time over its seed corpus (tests/fuzz/README.md); a
+# crash or a violated invariant fails the run. `make test` builds FUZZ_BUILD first;
+# FUZZ_TEST_SECONDS=0 skips this layer.
+fuzz_build="${FUZZ_BUILD:-build-fuzz}"
+fuzz_seconds="${FUZZ_TEST_SECONDS:-15}"
+if [[ ${fuzz_seconds} != 0 ]]; then
+  echo "== fuzz targets, ${fuzz_seconds} s each (scripts/fuzz.sh ${fuzz_build})"
+  if [[ -d ${fuzz_build}/tests/fuzz ]]; then
+    scripts/fuzz.sh "${fuzz_build}" "${fuzz_seconds}"
+    record "fuzz" $?
+  else
+    echo "test: no fuzz build in ${fuzz_build} (make fuzz-build, or FUZZ_TEST_SECONDS=0)" >&2
+    record "fuzz" 1
+  fi
+fi
+
 if ip netns list | grep -q '^bt-'; then
   echo "test: a testbed is already up; remove it with tests/testbed/testbed.sh down" >&2
   exit 1

@@ -26,7 +26,31 @@ expect() {  # expect DESCRIPTION EXPECTED_STATUS PATTERN -- CMD...
 expect "--version" 0 '^baton [0-9]+\.[0-9]+\.[0-9]+$' -- "${baton}" --version
 expect "--help lists run and check-config" 0 'check-config' -- "${baton}" --help
 expect "no subcommand is a usage error" 106 'subcommand' -- "${baton}"
-expect "check-config accepts the demo config" 0 'demo.toml: ok' -- "${baton}" check-config "${root}/configs/demo.toml"
+# The demo config names the testbed's certificates; here they are made in ${tmp}/tls.
+mkdir -p "${tmp}/tls"
+cert() {  # cert NAME GENPKEY-ARGS...: a self-signed certificate for www.example.com
+  local name=$1
+  shift
+  openssl req -x509 -newkey "$@" -nodes -keyout "${tmp}/tls/${name}.key" -out "${tmp}/tls/${name}.pem" \
+    -subj "/CN=www.example.com" -days 2 2>/dev/null
+}
+cert site-ecdsa ec -pkeyopt ec_paramgen_curve:P-256
+cert site-rsa rsa:2048
+sed "s|/var/tmp/baton-testbed-files/tls/|${tmp}/tls/|g" "${root}/configs/demo.toml" >"${tmp}/demo.toml"
+expect "check-config accepts the demo config" 0 'demo.toml: ok' -- "${baton}" check-config "${tmp}/demo.toml"
+expect "check-config summarises the TLS listeners" 0 'listener https: 198.18.100.10:443 tls -> pool web \(2 certificate' \
+  -- "${baton}" check-config "${tmp}/demo.toml"
+# A key that belongs to another certificate, and a file that is not PEM at all.
+cp "${tmp}/tls/site-rsa.key" "${tmp}/tls/other.key"
+sed "0,/site-ecdsa.key/s|site-ecdsa.key|other.key|" "${tmp}/demo.toml" >"${tmp}/mismatch.toml"
+expect "check-config: a key that does not match its certificate" 1 \
+  'mismatch.toml:82: listener\[2\]\.tls\.certificates\[0\]: .*other.key' -- "${baton}" check-config "${tmp}/mismatch.toml"
+echo "not a certificate" >"${tmp}/tls/garbage.pem"
+sed "0,/site-ecdsa.pem/s|site-ecdsa.pem|garbage.pem|" "${tmp}/demo.toml" >"${tmp}/garbage.toml"
+expect "check-config: a certificate file that is not PEM" 1 \
+  'garbage.toml:82: listener\[2\]\.tls\.certificates\[0\]: .*garbage.pem' -- "${baton}" check-config "${tmp}/garbage.toml"
+expect "run refuses a bad certificate before touching DPDK" 1 'garbage.toml:82' -- \
+  "${baton}" run --config "${tmp}/garbage.toml" --api-socket "${tmp}/api.sock" --metrics off -- --no-huge
 
 cat >"${tmp}/broken.toml" <<'TOML'
 [dataplane]

@@ -6,6 +6,7 @@
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
 
+#include <algorithm>
 #include <cstring>
 #include <memory>
 #include <string_view>
@@ -31,6 +32,7 @@ using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
 
 constexpr size_t kX25519Bytes = 32;
 constexpr size_t kP256PointBytes = 65;
+constexpr size_t kP384PointBytes = 97;
 
 bool Ok(CryptoStatus s) noexcept { return s == CryptoStatus::kOk; }
 
@@ -51,9 +53,9 @@ Pkey X25519Key(RandomFn random, void* random_ctx) noexcept {
   return key;
 }
 
-Pkey P256Key() noexcept {
+Pkey EcKey(const char* curve) noexcept {
   EVP_PKEY* p = nullptr;
-  (void)OsslCall([&] { return p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); });
+  (void)OsslCall([&] { return p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve); });
   return Pkey(p);
 }
 
@@ -69,8 +71,10 @@ Pkey PeerKey(NamedGroup group, ByteView pub) noexcept {
     });
     return Pkey(p);
   }
-  // RFC 8446 4.2.8.2: UncompressedPointRepresentation, legacy_form = 4, 65 bytes for P-256.
-  if (pub.size() != kP256PointBytes || pub[0] != 4) return nullptr;
+  // RFC 8446 4.2.8.2: UncompressedPointRepresentation, legacy_form = 4, 65 bytes for
+  // P-256, 97 for P-384.
+  const bool p384 = group == NamedGroup::kSecp384r1;
+  if (pub.size() != (p384 ? kP384PointBytes : kP256PointBytes) || pub[0] != 4) return nullptr;
   PkeyCtx ctx;
   if (!Ok(OsslCall([&] {
         ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
@@ -78,9 +82,11 @@ Pkey PeerKey(NamedGroup group, ByteView pub) noexcept {
       }))) {
     return nullptr;
   }
-  char group_name[] = "P-256";
+  char p256_name[] = "P-256";
+  char p384_name[] = "P-384";
   std::array<OSSL_PARAM, 3> params = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0),
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, p384 ? p384_name : p256_name,
+                                       0),
       OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<uint8_t*>(pub.data()),
                                         pub.size()),
       OSSL_PARAM_construct_end()};
@@ -102,9 +108,15 @@ bool DefaultRandom(void* /*ctx*/, uint8_t* out, size_t len) noexcept {
 Step KeyExchange(NamedGroup group, ByteView peer_public, RandomFn random, void* random_ctx,
                  KeyExchangeResult& out) noexcept {
   out = KeyExchangeResult{};
+  if (group != NamedGroup::kX25519 && group != NamedGroup::kSecp256r1 &&
+      group != NamedGroup::kSecp384r1) {
+    return Alert::kInternalError;  // the caller offered a group we do not build
+  }
   Pkey peer = PeerKey(group, peer_public);
   if (!peer) return Alert::kIllegalParameter;
-  Pkey ours = group == NamedGroup::kX25519 ? X25519Key(random, random_ctx) : P256Key();
+  Pkey ours = group == NamedGroup::kX25519   ? X25519Key(random, random_ctx)
+              : group == NamedGroup::kSecp384r1 ? EcKey("P-384")
+                                                : EcKey("P-256");
   if (!ours) return Alert::kInternalError;
 
   size_t pub_len = out.server_public.size();
@@ -149,7 +161,8 @@ Step KeyExchange(NamedGroup group, ByteView peer_public, RandomFn random, void* 
   return Step::Continue();
 }
 
-uint16_t SchemeForKey(EVP_PKEY* key) noexcept {
+size_t SchemesForKey(EVP_PKEY* key, std::array<uint16_t, kMaxSchemesPerKey>& out) noexcept {
+  out = {};
   if (key == nullptr) return 0;
   if (EVP_PKEY_is_a(key, "EC") == 1) {
     char group[32] = {};
@@ -159,15 +172,33 @@ uint16_t SchemeForKey(EVP_PKEY* key) noexcept {
       ERR_clear_error();
       return 0;
     }
+    // RFC 8446 4.2.3: in TLS 1.3 each ECDSA scheme fixes the curve as well as the hash.
     const std::string_view name(group, len);
-    return name == "prime256v1" || name == "P-256"
-               ? static_cast<uint16_t>(SignatureScheme::kEcdsaSecp256r1Sha256)
-               : 0;
+    if (name == "prime256v1" || name == "P-256") {
+      out[0] = static_cast<uint16_t>(SignatureScheme::kEcdsaSecp256r1Sha256);
+      return 1;
+    }
+    if (name == "secp384r1" || name == "P-384") {
+      out[0] = static_cast<uint16_t>(SignatureScheme::kEcdsaSecp384r1Sha384);
+      return 1;
+    }
+    return 0;
   }
   if (EVP_PKEY_is_a(key, "RSA") == 1) {
-    return static_cast<uint16_t>(SignatureScheme::kRsaPssRsaeSha256);
+    out[0] = static_cast<uint16_t>(SignatureScheme::kRsaPssRsaeSha256);
+    out[1] = static_cast<uint16_t>(SignatureScheme::kRsaPssRsaeSha384);
+    return 2;
+  }
+  if (EVP_PKEY_is_a(key, "ED25519") == 1) {
+    out[0] = static_cast<uint16_t>(SignatureScheme::kEd25519);
+    return 1;
   }
   return 0;
+}
+
+uint16_t SchemeForKey(EVP_PKEY* key) noexcept {
+  std::array<uint16_t, kMaxSchemesPerKey> schemes{};
+  return SchemesForKey(key, schemes) > 0 ? schemes[0] : 0;
 }
 
 Step SignCertificateVerify(EVP_PKEY* key, uint16_t scheme, ByteView transcript_hash,
@@ -183,6 +214,22 @@ Step SignCertificateVerify(EVP_PKEY* key, uint16_t scheme, ByteView transcript_h
               transcript_hash.size());
   const size_t content_len = 64 + kContext.size() + 1 + transcript_hash.size();
 
+  std::array<uint16_t, kMaxSchemesPerKey> allowed{};
+  const size_t allowed_count = SchemesForKey(key, allowed);
+  if (std::find(allowed.begin(), allowed.begin() + static_cast<long>(allowed_count), scheme) ==
+      allowed.begin() + static_cast<long>(allowed_count)) {
+    return Alert::kInternalError;  // the caller picked a scheme this key cannot make
+  }
+  const EVP_MD* digest = nullptr;  // Ed25519 (RFC 8032 PureEdDSA) hashes internally
+  bool pss = false;
+  switch (static_cast<SignatureScheme>(scheme)) {
+    case SignatureScheme::kEcdsaSecp256r1Sha256: digest = EVP_sha256(); break;
+    case SignatureScheme::kEcdsaSecp384r1Sha384: digest = EVP_sha384(); break;
+    case SignatureScheme::kRsaPssRsaeSha256: digest = EVP_sha256(); pss = true; break;
+    case SignatureScheme::kRsaPssRsaeSha384: digest = EVP_sha384(); pss = true; break;
+    case SignatureScheme::kEd25519: break;
+  }
+
   MdCtx md;
   EVP_PKEY_CTX* pctx = nullptr;  // owned by md
   if (!Ok(OsslCall([&] {
@@ -190,12 +237,13 @@ Step SignCertificateVerify(EVP_PKEY* key, uint16_t scheme, ByteView transcript_h
         return md.get();
       })) ||
       !Ok(OsslCall([&] {
-        return EVP_DigestSignInit(md.get(), &pctx, EVP_sha256(), nullptr, key);
+        return EVP_DigestSignInit(md.get(), &pctx, digest, nullptr, key);
       }))) {
     return Alert::kInternalError;
   }
-  if (scheme == static_cast<uint16_t>(SignatureScheme::kRsaPssRsaeSha256)) {
-    // RFC 8446 4.2.3: RSASSA-PSS, MGF1 with SHA-256, salt length = digest length.
+  if (pss) {
+    // RFC 8446 4.2.3: RSASSA-PSS, MGF1 with the scheme's hash (libcrypto's default MGF1
+    // digest is the signature digest), salt length = digest length.
     if (!Ok(OsslCall([&] { return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING); })) ||
         !Ok(OsslCall([&] {
           return EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);

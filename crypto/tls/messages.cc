@@ -87,7 +87,84 @@ Step ParseAlpn(ByteView ext, ClientHello& ch) noexcept {
   return Step::Continue();
 }
 
+Step ParsePreSharedKey(ByteView body, ByteView ext, ClientHello& ch) noexcept {
+  // RFC 8446 4.2.11: struct { PskIdentity identities<7..2^16-1>;
+  //                           PskBinderEntry binders<33..2^16-1>; } OfferedPsks;
+  Reader r(ext);
+  const ByteView identities = r.Vec16();
+  const size_t binders_at = static_cast<size_t>(ext.data() - body.data()) + 2 + identities.size();
+  const ByteView binders = r.Vec16();
+  if (!r.ok() || !r.empty() || identities.size() < 7 || binders.size() < 33) {
+    return Alert::kDecodeError;
+  }
+  size_t identity_count = 0;
+  Reader ids(identities);
+  while (!ids.empty()) {
+    const ByteView id = ids.Vec16();  // opaque identity<1..2^16-1>
+    (void)ids.Bytes(4);               // uint32 obfuscated_ticket_age
+    if (!ids.ok() || id.empty()) return Alert::kDecodeError;
+    ++identity_count;
+  }
+  size_t binder_count = 0;
+  Reader bs(binders);
+  while (!bs.empty()) {
+    const ByteView b = bs.Vec8();  // opaque PskBinderEntry<32..255>
+    if (!bs.ok() || b.size() < 32) return Alert::kDecodeError;
+    ++binder_count;
+  }
+  // RFC 8446 4.2.11 names no alert for a count mismatch; the binders are malformed.
+  if (binder_count != identity_count) return Alert::kIllegalParameter;
+  ch.psk_identities = identities;
+  ch.psk_binders = binders;
+  ch.psk_binders_offset = binders_at;
+  ch.psk_count = identity_count;
+  ch.has_pre_shared_key = true;
+  return Step::Continue();
+}
+
+Step ParsePskModes(ByteView ext, ClientHello& ch) noexcept {
+  // RFC 8446 4.2.9: PskKeyExchangeMode ke_modes<1..255>.
+  Reader r(ext);
+  const ByteView modes = r.Vec8();
+  if (!r.ok() || !r.empty() || modes.empty()) return Alert::kDecodeError;
+  for (const uint8_t m : modes) {
+    if (m == static_cast<uint8_t>(PskKeyExchangeMode::kPskKe)) ch.psk_ke = true;
+    if (m == static_cast<uint8_t>(PskKeyExchangeMode::kPskDheKe)) ch.psk_dhe_ke = true;
+  }
+  ch.has_psk_modes = true;
+  return Step::Continue();
+}
+
+Step ParseRecordSizeLimit(ByteView ext, ClientHello& ch) noexcept {
+  // RFC 8449 4: uint16 RecordSizeLimit; "Endpoints MUST NOT send a "record_size_limit"
+  // extension with a value smaller than 64. An endpoint MUST treat receipt of a smaller
+  // value as a fatal error and generate an "illegal_parameter" alert."
+  Reader r(ext);
+  const uint16_t limit = r.U16();
+  if (!r.ok() || !r.empty()) return Alert::kDecodeError;
+  if (limit < kMinRecordSizeLimit) return Alert::kIllegalParameter;
+  ch.has_record_size_limit = true;
+  ch.record_size_limit = limit;
+  return Step::Continue();
+}
+
+Step ParseCookie(ByteView ext, ClientHello& ch) noexcept {
+  Reader r(ext);
+  const ByteView cookie = r.Vec16();  // opaque cookie<1..2^16-1>
+  if (!r.ok() || !r.empty() || cookie.empty()) return Alert::kDecodeError;
+  ch.has_cookie = true;
+  ch.cookie = cookie;
+  return Step::Continue();
+}
+
 }  // namespace
+
+ByteView PskBinderAt(ByteView binders, size_t index) noexcept {
+  Reader r(binders);
+  for (size_t i = 0; i < index; ++i) (void)r.Vec8();
+  const ByteView b = r.Vec8();
+  return r.ok() ? b : ByteView{};
+}
 
 bool ListHas(ByteView list, uint16_t v) noexcept {
   for (size_t i = 0; i + 1 < list.size(); i += 2) {
@@ -173,11 +250,12 @@ Step ParseClientHello(ByteView body, ClientHello& out) noexcept {
         out.has_early_data = true;
         break;
       case ExtType::kPreSharedKey:
-        out.has_pre_shared_key = true;  // PSK is not supported yet: full handshake
+        s = ParsePreSharedKey(body, data, out);
         psk_seen = true;
         break;
-      case ExtType::kCookie: out.has_cookie = true; break;
-      case ExtType::kPskKeyExchangeModes: break;  // only matters with PSK
+      case ExtType::kCookie: s = ParseCookie(data, out); break;
+      case ExtType::kPskKeyExchangeModes: s = ParsePskModes(data, out); break;
+      case ExtType::kRecordSizeLimit: s = ParseRecordSizeLimit(data, out); break;
     }
     if (!s.ok) return s;
   }

@@ -38,6 +38,7 @@ enum class ExtType : uint16_t {
   kSupportedGroups = 10,
   kSignatureAlgorithms = 13,
   kAlpn = 16,
+  kRecordSizeLimit = 28,  // RFC 8449
   kPreSharedKey = 41,
   kEarlyData = 42,
   kSupportedVersions = 43,
@@ -47,12 +48,17 @@ enum class ExtType : uint16_t {
 };
 
 // Wire numbers (RFC 8446 4.2.7).
-enum class NamedGroup : uint16_t { kSecp256r1 = 0x0017, kX25519 = 0x001d };
+enum class NamedGroup : uint16_t { kSecp256r1 = 0x0017, kSecp384r1 = 0x0018, kX25519 = 0x001d };
 // Wire numbers (RFC 8446 4.2.3).
 enum class SignatureScheme : uint16_t {
   kEcdsaSecp256r1Sha256 = 0x0403,
+  kEcdsaSecp384r1Sha384 = 0x0503,
   kRsaPssRsaeSha256 = 0x0804,
+  kRsaPssRsaeSha384 = 0x0805,
+  kEd25519 = 0x0807,
 };
+// Wire numbers (RFC 8446 4.2.9).
+enum class PskKeyExchangeMode : uint8_t { kPskKe = 0, kPskDheKe = 1 };
 
 // Most extensions a ClientHello may carry here: real clients send about 20. Bounds the
 // duplicate check (RFC 8446 4.2: "There MUST NOT be more than one extension of the same
@@ -87,7 +93,19 @@ struct ClientHello {
   ByteView alpn_list{};           // ProtocolNameList body
   bool has_early_data = false;
   bool has_pre_shared_key = false;
+  // RFC 8446 4.2.11: OfferedPsks, checked for shape (every identity and binder well
+  // formed, as many binders as identities) but not opened.
+  ByteView psk_identities{};      // PskIdentity identities<7..2^16-1> body
+  ByteView psk_binders{};         // PskBinderEntry binders<33..2^16-1> body
+  size_t psk_binders_offset = 0;  // offset in the body of the binders list (its length)
+  size_t psk_count = 0;
+  bool has_psk_modes = false;     // RFC 8446 4.2.9 psk_key_exchange_modes
+  bool psk_ke = false;
+  bool psk_dhe_ke = false;
+  bool has_record_size_limit = false;  // RFC 8449
+  uint16_t record_size_limit = 0;
   bool has_cookie = false;
+  ByteView cookie{};              // RFC 8446 4.2.2 opaque cookie<1..2^16-1>
 };
 
 // Parses a ClientHello body (without the 4-byte handshake header).
@@ -105,5 +123,28 @@ extern const std::array<uint8_t, 32> kHelloRetryRandom;
 
 // Starts a handshake message: type and a 3-byte length that End() fills in.
 size_t BeginMessage(Writer& w, HsType type);
+
+// RFC 8449 4: the smallest record_size_limit an endpoint may advertise.
+inline constexpr uint16_t kMinRecordSizeLimit = 64;
+
+// Walks an OfferedPsks identities list (ClientHello::psk_identities). Next() is false at
+// the end; the parser has already checked the shape.
+class PskIdentityReader {
+ public:
+  explicit PskIdentityReader(ByteView identities) noexcept : r_(identities) {}
+  bool Next(ByteView& identity, uint32_t& obfuscated_age) noexcept {
+    if (r_.empty()) return false;
+    identity = r_.Vec16();
+    obfuscated_age = static_cast<uint32_t>(r_.U16()) << 16;
+    obfuscated_age |= r_.U16();
+    return r_.ok();
+  }
+
+ private:
+  Reader r_;
+};
+
+// The binder at `index` of an OfferedPsks binders list, or an empty view.
+ByteView PskBinderAt(ByteView binders, size_t index) noexcept;
 
 }  // namespace baton::crypto::tls

@@ -69,13 +69,44 @@ struct PoolConfig {
 
 enum class ListenerMode : uint8_t { kTcp, kTls };
 
+// One certificate chain and its key, as PEM files (read by the data plane at start).
+struct TlsCertificateConfig {
+  std::string cert_file;               // leaf first, then intermediates
+  std::string key_file;
+  uint32_t line = 0;                   // where the config file names it, for messages
+};
+
+// A TLS listener sends a session whose ClientHello matches to another pool. The first
+// matching route wins; an empty field matches anything.
+struct TlsRouteConfig {
+  std::string sni;                     // exact host name, lower case
+  std::string alpn;                    // the protocol the handshake chose, e.g. "h2"
+  uint16_t pool = 0;                   // index into ConfigSnapshot::pools
+};
+
+struct TlsListenerConfig {
+  std::vector<TlsCertificateConfig> certificates;  // at least one; the first is the default
+  std::vector<std::string> alpn;       // server preference; empty: no ALPN
+  bool tls13 = true;
+  bool tls12 = true;
+  uint32_t handshake_timeout_ms = 10'000;  // client must finish the handshake within this
+  std::vector<TlsRouteConfig> routes;
+  // Session ticket keys (docs/CONFIG.md: one key a line, 96 hex digits = 16-byte name and
+  // 32-byte secret; the first seals, all open). Boxes sharing the file resume each
+  // other's tickets. Empty: a random key per process.
+  std::string ticket_key_file;
+  uint32_t ticket_key_line = 0;        // where the config names it, for messages
+  uint8_t tickets_per_handshake = 2;   // 0: no tickets, no resumption
+};
+
 struct ListenerConfig {
   std::string name;                    // unique
   IpAddr vip;                          // owned by the box on its front port
   uint16_t port = 0;
-  ListenerMode mode = ListenerMode::kTcp;  // kTls is refused until TLS lands
+  ListenerMode mode = ListenerMode::kTcp;
   uint16_t pool = 0;                   // index into ConfigSnapshot::pools
   bool proxy_protocol = false;         // PROXY protocol v2 header to the backend
+  TlsListenerConfig tls;               // mode kTls only
 };
 
 struct ConfigSnapshot {

@@ -14,6 +14,11 @@ struct StartOptions {
   std::vector<std::string> eal_args;   // passed to rte_eal_init as given
 };
 
+// Reads the certificates and keys of every TLS listener, as Start() will, and returns
+// what is wrong with them, one line each ("FILE:LINE: KEY: problem"); empty when all load.
+// Needs no EAL: `baton check-config` calls it.
+[[nodiscard]] std::vector<std::string> CheckTls(const ConfigSnapshot& config);
+
 // Initialises EAL, ports and queues, and launches one worker per configured worker
 // lcore. Returns an empty string on success, else what went wrong (nothing is left
 // running then). Call once per process.

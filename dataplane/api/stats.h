@@ -134,8 +134,13 @@ enum class Counter : uint8_t {
   kBackendRetries,       // another backend tried for the same session
   kIdleTimeouts,         // sessions reset for idleness
   kSteeredToOwner,       // packets handed to the worker that owns their session
-  kBytesClientToBackend,
+  kBytesClientToBackend,  // TLS listeners: plaintext
   kBytesBackendToClient,
+  kTlsHandshakes,        // TLS handshakes completed
+  kTlsHandshakeFailures, // a fatal alert sent or received before the handshake completed
+  kTlsHandshakeTimeouts, // the client did not finish the handshake in time
+  kTlsSessionFailures,   // a fatal alert sent or received after the handshake
+  kTlsCloseNotifies,     // close_notify received from clients
   kCount
 };
 
@@ -145,6 +150,8 @@ inline constexpr std::array<std::string_view, Idx(Counter::kCount)> kCounterKey 
     "sessions_opened", "sessions_closed", "syn_cookies_sent", "syn_cookies_accepted", "resets_sent",
     "backend_connects", "backend_connect_failures", "backend_retries", "idle_timeouts",
     "steered_to_owner", "bytes_client_to_backend", "bytes_backend_to_client",
+    "tls_handshakes", "tls_handshake_failures", "tls_handshake_timeouts", "tls_session_failures",
+    "tls_close_notifies",
 };
 static_assert(!kCounterKey.back().empty(), "a Counter lacks its key");
 

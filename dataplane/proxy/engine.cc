@@ -1,8 +1,10 @@
 #include "dataplane/proxy/engine.h"
 
 #include <sys/mman.h>
+#include <time.h>
 
 #include <algorithm>
+#include <new>
 
 #include "dataplane/lb/proxy_protocol.h"
 #include "dataplane/tcp/syn_cookie.h"
@@ -20,12 +22,43 @@ using tcp::TcpState;
 constexpr uint64_t kUsPerMs = 1000;
 constexpr uint32_t kPumpChunk = 16 * 1024;
 
+// TLS record framing (RFC 8446 5.1, 5.2; RFC 5246 6.2.3).
+constexpr uint32_t kTlsHeaderBytes = crypto::tls::kRecordHeaderBytes;
+constexpr uint32_t kTlsMaxPlainBytes = crypto::tls::kMaxPlaintextBytes;
+constexpr uint32_t kTlsMaxRecordBytes = crypto::tls::kMaxRecordBytes;
+// What sealing adds to a record: header, content type, tag (TLS 1.2: explicit nonce).
+constexpr uint32_t kTlsRecordOverhead = 32;
+// Room the client's send ring must have before a client record goes into the TLS server:
+// during the handshake for our whole flight (certificates, tickets), later for a reply
+// (KeyUpdate, alert). Checked up front so the server's output always fits.
+constexpr uint32_t kTlsFlightRoom = 32 * 1024;
+constexpr uint32_t kTlsReplyRoom = 1024;
+// At the start of a burst (nothing sent to the client for kBurstGapUs) this many records
+// go out one TCP segment each, so the client can act on the first bytes before a whole
+// 16 KiB record arrived; then records grow to the maximum for bulk.
+constexpr uint8_t kSmallRecordsPerBurst = 8;
+constexpr uint64_t kBurstGapUs = 1'000'000;
+
 std::array<uint8_t, 4> Be(uint32_t ip) noexcept {
   return {uint8_t(ip >> 24), uint8_t(ip >> 16), uint8_t(ip >> 8), uint8_t(ip)};
 }
 
 // Can this side of a session take bytes to send (or has it stopped for good)?
 bool Sendable(TcpState s) noexcept { return s == TcpState::kEstablished || s == TcpState::kCloseWait; }
+
+// Puts TLS records or plaintext into a TCP connection's send ring. PumpTls() checks the
+// room first, so a short write means a bug; the TLS server treats it as internal_error.
+class RingSink final : public crypto::tls::OutputSink {
+ public:
+  explicit RingSink(tcp::TcpEndpoint* ep) noexcept : ep_(ep) {}
+  bool Append(crypto::ByteView bytes) noexcept override {
+    if (ep_ == nullptr) return bytes.empty();
+    return ep_->Send(bytes) == bytes.size();
+  }
+
+ private:
+  tcp::TcpEndpoint* ep_;
+};
 
 // Sends a connection's segments through the L3 stack.
 class Emitter final : public tcp::SegmentSink {
@@ -47,7 +80,8 @@ class Emitter final : public tcp::SegmentSink {
 }  // namespace
 
 ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t back, uint16_t worker,
-                         uint16_t workers, L3Stack& l3, DpCounters& counters, const tcp::IsnKey& isn_key)
+                         uint16_t workers, L3Stack& l3, DpCounters& counters, const tcp::IsnKey& isn_key,
+                         const TlsListeners* tls)
     : front_(front),
       back_(back),
       worker_(worker),
@@ -81,10 +115,14 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
     // did, the pool stays empty and every pick says "no backend".
     (void)pools_[i].Init(config.pools[i]);
   }
-  for (const ListenerConfig& l : config.listeners) {
-    if (l.mode != ListenerMode::kTcp) continue;
-    listeners_.push_back({l.vip.V4HostOrder(), l.port, l.pool, l.proxy_protocol});
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    const ListenerConfig& l = config.listeners[i];
+    const TlsListener* t = tls != nullptr ? tls->For(i) : nullptr;
+    if (l.mode == ListenerMode::kTls && t == nullptr) continue;  // no certificates loaded
+    listeners_.push_back({l.vip.V4HostOrder(), l.port, l.pool, l.proxy_protocol, t});
   }
+  const bool any_tls = std::any_of(listeners_.begin(), listeners_.end(), [](const Listener& l) { return l.tls; });
+  if (any_tls) crypto_ = crypto::CryptoContext::Create();
 
   sessions_.resize(settings_.max_sessions);
   for (uint32_t i = 0; i < sessions_.size(); ++i) sessions_[i].next_free = i + 1;
@@ -96,7 +134,14 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
   void* area = mmap(nullptr, buffer_area_bytes_, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   buffer_area_ = area == MAP_FAILED ? nullptr : static_cast<uint8_t*>(area);
-  if (buffer_area_ == nullptr) sessions_.clear();  // no sessions at all rather than a crash
+  if (any_tls && crypto_) {
+    tls_area_bytes_ = size_t(settings_.max_sessions) * sizeof(crypto::tls::TlsServer);
+    void* t = mmap(nullptr, tls_area_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                   -1, 0);
+    tls_area_ = t == MAP_FAILED ? nullptr : static_cast<uint8_t*>(t);
+  }
+  // No sessions at all rather than a crash.
+  if (buffer_area_ == nullptr || (any_tls && tls_area_ == nullptr)) sessions_.clear();
 
   for (uint32_t p = settings_.snat_port_min; p <= settings_.snat_port_max; ++p)
     if ((p - settings_.snat_port_min) % workers_ == worker_) snat_free_.push_back(uint16_t(p));
@@ -104,7 +149,10 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
 }
 
 ProxyEngine::~ProxyEngine() {
+  for (uint32_t i = 0; i < sessions_.size(); ++i)
+    if (sessions_[i].in_use) EndTls(i);  // wipes the keys
   if (buffer_area_ != nullptr) munmap(buffer_area_, buffer_area_bytes_);
+  if (tls_area_ != nullptr) munmap(tls_area_, tls_area_bytes_);
 }
 
 uint16_t ProxyEngine::OwnerOf(const TcpView& view, ByteView segment) const noexcept {
@@ -140,6 +188,33 @@ tcp::TcpEndpoint ProxyEngine::BackendEp(uint32_t idx) noexcept {
   return tcp::TcpEndpoint(sessions_[idx].backend, b.backend_snd, b.backend_rcv);
 }
 
+crypto::tls::TlsServer& ProxyEngine::TlsOf(uint32_t idx) noexcept {
+  return *std::launder(reinterpret_cast<crypto::tls::TlsServer*>(tls_area_ + size_t(idx) * sizeof(crypto::tls::TlsServer)));
+}
+
+void ProxyEngine::StartTls(uint32_t idx, uint64_t now_us) noexcept {
+  Session& s = sessions_[idx];
+  const TlsListener& l = *listeners_[s.listener].tls;
+  new (tls_area_ + size_t(idx) * sizeof(crypto::tls::TlsServer)) crypto::tls::TlsServer(l.server, *crypto_);
+  if (wall_offset_ms_ == 0) {
+    // Tickets carry wall-clock times (another box must read them): the one clock read
+    // here ties our monotonic time to it.
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    wall_offset_ms_ = uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000 - now_us / kUsPerMs;
+  }
+  s.tls = true;
+  s.small_records = kSmallRecordsPerBurst;
+  s.handshake_deadline_us = now_us + uint64_t(l.config.handshake_timeout_ms) * kUsPerMs;
+}
+
+void ProxyEngine::EndTls(uint32_t idx) noexcept {
+  Session& s = sessions_[idx];
+  if (!s.tls) return;
+  TlsOf(idx).~TlsServer();
+  s.tls = false;
+}
+
 void ProxyEngine::CountTcpDrop(tcp::TcpDrop d) noexcept {
   if (d == tcp::TcpDrop::kNone) return;
   ++tcp_drops_[tcp::TcpIdx(d)];
@@ -172,6 +247,7 @@ void ProxyEngine::FreeSession(uint32_t idx) noexcept {
   if (client_flows_.Find(s.client_flow) == idx) client_flows_.Erase(s.client_flow);
   CloseBackendFlow(s);
   EndBackendSession(s);
+  EndTls(idx);
   if (s.half_open) --half_open_;
   s.in_use = false;
   ++s.generation;
@@ -268,6 +344,7 @@ uint32_t ProxyEngine::NewClientSession(const Listener& l, const FlowKey& flow, u
   Session& s = sessions_[idx];
   s.client_flow = flow;
   s.listener = uint16_t(&l - listeners_.data());
+  s.pool = l.pool;
   if (!client_flows_.Insert(flow, idx)) {  // cannot happen: the caller's Find() missed it
     FreeSession(idx);
     counters_.Drop(DropReason::kTcpSessionsFull);
@@ -334,7 +411,11 @@ void ProxyEngine::OnClientEvents(uint32_t idx, uint64_t now_us) noexcept {
       --half_open_;
     }
     counters_.Count(Counter::kSessionsOpened);
-    ConnectBackend(idx, now_us);
+    // A TLS session picks its backend once the handshake says which (SNI, ALPN).
+    if (listeners_[s.listener].tls != nullptr)
+      StartTls(idx, now_us);
+    else
+      ConnectBackend(idx, now_us);
   }
   if (ev & tcp::kEvPeerFin) s.fin_from_client = true;
   if (ev & (tcp::kEvReset | tcp::kEvTimedOut)) {
@@ -460,9 +541,132 @@ void ProxyEngine::Pump(uint32_t idx, uint64_t now_us) noexcept {
   }
 }
 
+void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
+  using crypto::tls::TlsStatus;
+  Session& s = sessions_[idx];
+  crypto::tls::TlsServer& tls = TlsOf(idx);
+  tcp::TcpEndpoint client = ClientEp(idx);
+  std::optional<tcp::TcpEndpoint> backend;
+  if (s.backend_open) backend.emplace(BackendEp(idx));
+  const bool backend_ready = backend && s.connect_deadline_us == kNoDeadline && Sendable(backend->state());
+  std::array<uint8_t, kTlsMaxRecordBytes> rec;
+  uint64_t up = 0, down = 0;
+
+  // Client records in, whole ones only: a record's output then has a known bound, and
+  // a partial record stays in the TCP receive ring. Application data waits there until
+  // the backend is connected.
+  bool starved = false;  // stopped for want of a whole record (not for want of room)
+  while (!s.tls_over && Sendable(client.state()) && (!tls.connected() || backend_ready)) {
+    std::array<uint8_t, kTlsHeaderBytes> hdr;
+    if (client.Peek(hdr) < hdr.size()) {
+      starved = true;
+      break;
+    }
+    // A header the record layer refuses (not TLS, oversized) fails on its own, at once.
+    crypto::tls::RecordHeader h;
+    const bool header_ok = crypto::tls::ParseRecordHeader(hdr, h) == crypto::tls::RecordStatus::kOk;
+    const uint32_t want = kTlsHeaderBytes + (header_ok ? h.length : 0);
+    if (client.Readable() < want) {
+      starved = true;
+      break;
+    }
+    const bool was_connected = tls.connected();
+    if (client.SendSpace() < (was_connected ? kTlsReplyRoom : kTlsFlightRoom)) break;
+    if (was_connected && backend->SendSpace() < want) break;
+    (void)client.Receive({rec.data(), want});
+    RingSink to_client(&client), to_backend(was_connected ? &*backend : nullptr);
+    const uint32_t before = was_connected ? backend->SendSpace() : 0;
+    tls.set_now_ms(wall_offset_ms_ + now_us / kUsPerMs);
+    const TlsStatus st = tls.Input({rec.data(), want}, to_client, to_backend);
+    if (was_connected) up += before - backend->SendSpace();
+    if (st == TlsStatus::kFailed) {
+      counters_.Count(was_connected ? Counter::kTlsSessionFailures : Counter::kTlsHandshakeFailures);
+      s.tls_over = true;
+      client.Close();  // after the alert
+      if (backend && backend->state() != TcpState::kClosed) backend->Abort();
+      break;
+    }
+    if (st == TlsStatus::kClosed) {
+      counters_.Count(Counter::kTlsCloseNotifies);
+      s.tls_over = true;
+      s.fin_from_client = true;  // close_notify ends the client's data (TLS 1.3 half-close)
+      break;
+    }
+    if (!was_connected && tls.connected()) {
+      counters_.Count(Counter::kTlsHandshakes);
+      s.handshake_deadline_us = kNoDeadline;
+      const Listener& l = listeners_[s.listener];
+      s.pool = l.tls->PoolFor(tls.sni(), tls.alpn(), l.pool);
+      ConnectBackend(idx, now_us);
+      return;  // the backend connects; this runs again when it did
+    }
+  }
+  // Bytes after a fatal alert or close_notify are read and dropped, so the client's
+  // window does not stay shut while it finishes.
+  if (s.tls_over) {
+    while (client.Readable() > 0) (void)client.Receive(rec);
+    starved = true;
+  }
+
+  // Backend bytes out, sealed.
+  if (backend_ready && tls.connected() && Sendable(client.state())) {
+    if (now_us - s.last_to_client_us >= kBurstGapUs) s.small_records = kSmallRecordsPerBurst;
+    const uint32_t small = std::max<uint32_t>(s.client.snd_mss_bytes, 2 * kTlsRecordOverhead) - kTlsRecordOverhead;
+    while (backend->Readable() > 0) {
+      const uint32_t size = s.small_records > 0 ? small : kTlsMaxPlainBytes;
+      const uint32_t n = std::min(backend->Readable(), size);
+      // A short record while a whole one still waits for the client's ACKs would only
+      // add overhead: the rest of it waits for more backend bytes or for those ACKs
+      // (which run this again), whichever comes first.
+      if (n < size && client.Unacked() >= kTlsMaxPlainBytes) break;
+      if (client.SendSpace() < n + kTlsRecordOverhead) break;
+      (void)backend->Receive({rec.data(), n});
+      RingSink to_client(&client);
+      if (tls.WriteApp({rec.data(), n}, to_client) != TlsStatus::kOk) {
+        counters_.Count(Counter::kTlsSessionFailures);
+        s.tls_over = true;
+        client.Close();
+        backend->Abort();
+        break;
+      }
+      down += n;
+      s.last_to_client_us = now_us;
+      if (s.small_records > 0) --s.small_records;
+    }
+  }
+  counters_.Count(Counter::kBytesClientToBackend, up);
+  counters_.Count(Counter::kBytesBackendToClient, down);
+  if (up + down != 0) s.idle_deadline_us = now_us + uint64_t(settings_.idle_timeout_ms) * kUsPerMs;
+
+  // Half-closes. The client's end of data (close_notify, or a FIN with no whole record
+  // left) goes to the backend as a FIN; the backend's FIN, once its bytes are sealed,
+  // becomes close_notify and our FIN.
+  if (!s.fin_to_backend && s.fin_from_client && starved) {
+    if (backend_ready) {
+      backend->Close();
+      s.fin_to_backend = true;
+    } else if (!s.backend_open && client.state() != TcpState::kClosed) {
+      client.Close();  // the client left before the handshake finished
+      s.fin_to_backend = true;
+    }
+  }
+  if (!s.fin_to_client && s.fin_from_backend && backend && backend->Readable() == 0 &&
+      client.SendSpace() >= kTlsReplyRoom) {
+    if (tls.connected()) {
+      RingSink to_client(&client);
+      (void)tls.Close(to_client);
+    }
+    client.Close();
+    s.fin_to_client = true;
+  }
+}
+
 void ProxyEngine::OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) noexcept {
   Session& s = sessions_[idx];
-  Pump(idx, now_us);
+  if (s.tls)
+    PumpTls(idx, now_us);
+  else
+    Pump(idx, now_us);
   {
     Emitter out(l3_, front_, s.client_flow.local_ip, s.client_flow.remote_ip, now_us, sink);
     ClientEp(idx).Output(now_us, out);
@@ -483,7 +687,7 @@ void ProxyEngine::OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) 
     BackendEp(idx).Abort();
   }
 
-  uint64_t deadline = std::min(s.connect_deadline_us, s.idle_deadline_us);
+  uint64_t deadline = std::min({s.connect_deadline_us, s.idle_deadline_us, s.handshake_deadline_us});
   if (s.client.state != TcpState::kClosed) deadline = std::min(deadline, ClientEp(idx).NextDeadline());
   if (s.backend_open && s.backend.state != TcpState::kClosed)
     deadline = std::min(deadline, BackendEp(idx).NextDeadline());
@@ -529,6 +733,11 @@ void ProxyEngine::Advance(uint64_t now_us, FrameSink& sink) {
       counters_.Count(Counter::kIdleTimeouts);
       if (s.client.state != TcpState::kClosed) ClientEp(t.session).Abort();
       if (s.backend_open && s.backend.state != TcpState::kClosed) BackendEp(t.session).Abort();
+    } else if (now_us >= s.handshake_deadline_us) {
+      counters_.Count(Counter::kTlsHandshakeTimeouts);
+      s.handshake_deadline_us = kNoDeadline;
+      s.tls_over = true;
+      if (s.client.state != TcpState::kClosed) ClientEp(t.session).Abort();
     } else {
       if (s.client.state != TcpState::kClosed) {
         ClientEp(t.session).OnTimer(now_us);

@@ -5,8 +5,12 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <vector>
+
+#include "crypto/aead.h"
+#include "crypto/tls/server.h"
 
 #include "dataplane/api/config.h"
 #include "dataplane/net/counters.h"
@@ -14,6 +18,7 @@
 #include "dataplane/net/l3_stack.h"
 #include "dataplane/proxy/flow_table.h"
 #include "dataplane/proxy/session.h"
+#include "dataplane/proxy/tls_listeners.h"
 #include "dataplane/tcp/isn.h"
 
 namespace baton::dp {
@@ -22,8 +27,11 @@ class ProxyEngine {
  public:
   // `front`/`back`: our port numbers for those roles. Per-worker: SNAT ports are split
   // between workers so that a backend's reply names its owner.
+  // `tls`: the loaded certificates of the TLS listeners (shared by the workers, outlives
+  // the engine); without it, TLS listeners are left out.
   ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t back, uint16_t worker,
-              uint16_t workers, L3Stack& l3, DpCounters& counters, const tcp::IsnKey& isn_key);
+              uint16_t workers, L3Stack& l3, DpCounters& counters, const tcp::IsnKey& isn_key,
+              const TlsListeners* tls = nullptr);
   ~ProxyEngine();
   ProxyEngine(const ProxyEngine&) = delete;
   ProxyEngine& operator=(const ProxyEngine&) = delete;
@@ -52,6 +60,7 @@ class ProxyEngine {
     uint16_t port = 0;
     uint16_t pool = 0;
     bool proxy_protocol = false;
+    const TlsListener* tls = nullptr;  // TLS termination on this listener
   };
   struct TimerEntry {
     uint64_t deadline_us;
@@ -85,9 +94,15 @@ class ProxyEngine {
   void ConnectBackend(uint32_t idx, uint64_t now_us) noexcept;
   void BackendFailed(uint32_t idx, uint64_t now_us) noexcept;
   void CloseBackendFlow(Session& s) noexcept;
-  lb::Pool& PoolOf(const Session& s) noexcept { return pools_[listeners_[s.listener].pool]; }
+  lb::Pool& PoolOf(const Session& s) noexcept { return pools_[s.pool]; }
   void EndBackendSession(Session& s) noexcept;
   void Pump(uint32_t idx, uint64_t now_us) noexcept;
+  // TLS sessions: client records through the TLS server to the backend, backend bytes
+  // sealed into records for the client, close_notify and alerts.
+  void PumpTls(uint32_t idx, uint64_t now_us) noexcept;
+  crypto::tls::TlsServer& TlsOf(uint32_t idx) noexcept;
+  void StartTls(uint32_t idx, uint64_t now_us) noexcept;
+  void EndTls(uint32_t idx) noexcept;
   // Marks the session for output this burst; `activity` restarts its idle timer.
   void Touch(uint32_t idx, uint64_t now_us, bool activity) noexcept;
   void OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) noexcept;
@@ -119,6 +134,13 @@ class ProxyEngine {
   // rebuilt from the sessions when stale ones pile up, so it stays O(sessions).
   std::vector<TimerEntry> timers_;
   std::array<uint64_t, tcp::TcpIdx(tcp::TcpDrop::kCount)> tcp_drops_{};
+
+  // TLS: one TlsServer per session slot, constructed in place when a TLS session's
+  // client connects, in virtual memory the kernel backs on first touch.
+  std::optional<crypto::CryptoContext> crypto_;
+  uint64_t wall_offset_ms_ = 0;  // Unix ms minus our monotonic ms, for ticket times
+  uint8_t* tls_area_ = nullptr;
+  size_t tls_area_bytes_ = 0;
 };
 
 }  // namespace baton::dp

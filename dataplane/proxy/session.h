@@ -22,9 +22,12 @@ struct Session {
   uint64_t connect_deadline_us = tcp::kNoDeadline;
   uint64_t idle_deadline_us = tcp::kNoDeadline;
   uint64_t scheduled_us = tcp::kNoDeadline;  // earliest deadline the timer heap holds
+  uint64_t handshake_deadline_us = tcp::kNoDeadline;  // TLS: the client must finish by then
+  uint64_t last_to_client_us = 0;  // TLS: when the last record of data was sealed
   uint32_t next_free = 0;         // free-list link while unused
   uint16_t generation = 0;        // bumped on free: stale timer entries are ignored
   uint16_t listener = 0;
+  uint16_t pool = 0;              // the listener's, or the one a TLS route chose
   uint16_t backend_index = kNoBackend;
   uint8_t attempts = 0;           // backends tried
   bool in_use = false;
@@ -37,6 +40,11 @@ struct Session {
   bool counted_on_backend = false;  // OnSessionStart() done for backend_index
   bool proxy_header = false;      // PROXY v2 header still to go first to the backend
   bool dirty = false;             // on this burst's output list
+  // TLS listeners: the session's TLS server lives in the engine's TLS slot of the same
+  // index (ProxyEngine::TlsOf) from the client's TCP handshake until the session ends.
+  bool tls = false;
+  bool tls_over = false;          // a fatal alert or close_notify: no more client records
+  uint8_t small_records = 0;      // records still to send small (burst start, for latency)
 };
 static_assert(std::is_trivially_copyable_v<Session>);
 

@@ -224,6 +224,14 @@ class TcpEndpoint {
   [[nodiscard]] uint32_t Send(std::span<const uint8_t> bytes) noexcept;
   // Reads received in-order bytes; returns how many.
   [[nodiscard]] uint32_t Receive(std::span<uint8_t> out) noexcept;
+  // Copies up to out.size() received in-order bytes without consuming them.
+  uint32_t Peek(std::span<uint8_t> out) const noexcept {
+    const uint32_t n = std::min<uint32_t>(rcv_.Size(), static_cast<uint32_t>(out.size()));
+    const RingPieces p = rcv_.Peek(0, n);
+    std::copy(p.a.begin(), p.a.end(), out.begin());
+    std::copy(p.b.begin(), p.b.end(), out.begin() + static_cast<std::ptrdiff_t>(p.a.size()));
+    return n;
+  }
   uint32_t Readable() const noexcept { return rcv_.Size(); }
   // Bytes Send() would take now (0 once Close() was called).
   uint32_t SendSpace() const noexcept { return c_.fin_queued ? 0 : snd_.Free(); }

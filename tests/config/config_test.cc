@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace baton::cp {
@@ -48,6 +49,11 @@ std::string Backends(const std::string& list) {
 std::string Listener(const std::string& name, const std::string& extra) {
   return kPorts + kWebPool + "[[listener]]\nname = \"" + name + "\"\n" + extra;
 }
+
+// For TLS listener cases: the VIP and mode on lines 16-18, [listener.tls] from line 19.
+const std::string kVip80 = "vip = \"198.18.100.10:80\"\npool = \"web\"\n";
+const std::string kTlsVip = "vip = \"198.18.100.10:443\"\nmode = \"tls\"\npool = \"web\"\n";
+const std::string kTlsCert = "[listener.tls]\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n";
 
 std::string ErrorOf(const std::string& text) {
   try {
@@ -493,9 +499,69 @@ const BadCase kBad[] = {
     {"VipIsNetwork", Listener("http", "vip = \"198.18.2.0:80\"\npool = \"web\"\n"),
      "t.toml:16: listener[0].vip: got \"198.18.2.0:80\", expected a VIP other than the network "
      "or broadcast address of port[0]'s subnet 198.18.2.0/24"},
-    {"ModeTls", Listener("https", "vip = \"198.18.100.10:443\"\nmode = \"tls\"\npool = \"web\"\n"),
-     "t.toml:17: listener[0].mode: got \"tls\", expected \"tcp\" (TLS listeners are not built "
-     "yet)"},
+    {"TlsWithoutTable", Listener("https", "vip = \"198.18.100.10:443\"\nmode = \"tls\"\npool = \"web\"\n"),
+     "t.toml:14: listener[0].tls: got nothing, expected a [listener.tls] table with the "
+     "certificates"},
+    {"TlsTableOnTcp", Listener("http", kVip80 + "[listener.tls]\ncertificates = []\n"),
+     "t.toml:18: listener[0].tls: got a table, expected no [listener.tls] table (it needs mode = "
+     "\"tls\")"},
+    {"TlsNoCertificates", Listener("https", kTlsVip + "[listener.tls]\nalpn = [\"h2\"]\n"),
+     "t.toml:19: listener[0].tls.certificates: got nothing, expected a non-empty array of a "
+     "table like { cert = \"certs/site.pem\", key = \"certs/site.key\" }"},
+    {"TlsEmptyCertificates", Listener("https", kTlsVip + "[listener.tls]\ncertificates = []\n"),
+     "t.toml:20: listener[0].tls.certificates: got [], expected a non-empty array of a table "
+     "like { cert = \"certs/site.pem\", key = \"certs/site.key\" }"},
+    {"TlsCertificateNotTable", Listener("https", kTlsVip + "[listener.tls]\ncertificates = [\"a.pem\"]\n"),
+     "t.toml:20: listener[0].tls.certificates[0]: got \"a.pem\", expected a table like { cert = "
+     "\"certs/site.pem\", key = \"certs/site.key\" }"},
+    {"TlsCertificateNoKey", Listener("https", kTlsVip + "[listener.tls]\ncertificates = [{ cert = \"a.pem\" }]\n"),
+     "t.toml:20: listener[0].tls.certificates[0].key: got nothing, expected the path of a PEM "
+     "private key"},
+    {"TlsCertificateEmptyPath",
+     Listener("https", kTlsVip + "[listener.tls]\ncertificates = [{ cert = \"\", key = \"a.key\" }]\n"),
+     "t.toml:20: listener[0].tls.certificates[0].cert: got \"\", expected the path of a PEM "
+     "certificate chain"},
+    {"TlsCertificateKeyTypo",
+     Listener("https", kTlsVip + "[listener.tls]\ncertificates = [{ cert = \"a.pem\", key = \"a.key\", "
+                                 "chian = \"b.pem\" }]\n"),
+     "t.toml:20: listener[0].tls.certificates[0].chian: got \"b.pem\", expected a known key (one "
+     "of cert, key)"},
+    {"TlsVersionsBad", Listener("https", kTlsVip + kTlsCert + "versions = [\"1.1\"]\n"),
+     "t.toml:21: listener[0].tls.versions: got [\"1.1\"], expected a non-empty array of \"1.3\" "
+     "and \"1.2\""},
+    {"TlsVersionsEmpty", Listener("https", kTlsVip + kTlsCert + "versions = []\n"),
+     "t.toml:21: listener[0].tls.versions: got [], expected a non-empty array of \"1.3\" and "
+     "\"1.2\""},
+    {"TlsAlpnEmptyName", Listener("https", kTlsVip + kTlsCert + "alpn = [\"h2\", \"\"]\n"),
+     "t.toml:21: listener[0].tls.alpn: got [\"h2\", \"\"], expected an array of protocol names "
+     "like [\"h2\", \"http/1.1\"] (1 to 255 bytes each)"},
+    {"TlsHandshakeTimeoutZero", Listener("https", kTlsVip + kTlsCert + "handshake_timeout_ms = 0\n"),
+     "t.toml:21: listener[0].tls.handshake_timeout_ms: got 0, expected an integer from 100 to "
+     "300000"},
+    {"TlsKeyTypo", Listener("https", kTlsVip + kTlsCert + "alpn_list = [\"h2\"]\n"),
+     "t.toml:21: listener[0].tls.alpn_list: got [\"h2\"], expected a known key (one of "
+     "certificates, alpn, versions, handshake_timeout_ms, ticket_key_file, tickets, routes)"},
+    {"TlsTicketsTooMany", Listener("https", kTlsVip + kTlsCert + "tickets = 9\n"),
+     "t.toml:21: listener[0].tls.tickets: got 9, expected an integer from 0 to 8"},
+    {"TlsTicketKeyFileEmpty", Listener("https", kTlsVip + kTlsCert + "ticket_key_file = \"\"\n"),
+     "t.toml:21: listener[0].tls.ticket_key_file: got \"\", expected the path of a ticket key file"},
+    {"TlsRouteUnknownPool",
+     Listener("https", kTlsVip + kTlsCert + "routes = [{ sni = \"api.example.com\", pool = \"wbe\" }]\n"),
+     "t.toml:21: listener[0].tls.routes[0].pool: got \"wbe\", expected the name of a [[pool]] "
+     "(did you mean \"web\"?)"},
+    {"TlsRouteNothingToMatch", Listener("https", kTlsVip + kTlsCert + "routes = [{ pool = \"web\" }]\n"),
+     "t.toml:21: listener[0].tls.routes[0].sni: got nothing, expected an \"sni\" or an \"alpn\" "
+     "to match (a route without either is the listener's pool)"},
+    {"TlsRouteSniUpperCase",
+     Listener("https", kTlsVip + kTlsCert + "routes = [{ sni = \"API.example.com\", pool = \"web\" }]\n"),
+     "t.toml:21: listener[0].tls.routes[0].sni: got \"API.example.com\", expected a lower-case "
+     "DNS host name like \"api.example.com\""},
+    {"TlsSmallBuffers",
+     kPorts + "[tcp]\nbuffer_kib = 16\n" + kWebPool +
+         "[[listener]]\nname = \"https\"\nvip = \"198.18.100.10:443\"\nmode = \"tls\"\npool = \"web\"\n" +
+         "[listener.tls]\ncertificates = [{ cert = \"a.pem\", key = \"a.key\" }]\n",
+     "t.toml:16: listener[0].mode: got \"tls\", expected \"tcp\", or [tcp] buffer_kib of at least 32 "
+     "(a whole TLS record must fit a session buffer)"},
     {"ModeTypo", Listener("http", "vip = \"198.18.100.10:80\"\nmode = \"tpc\"\npool = \"web\"\n"),
      "t.toml:17: listener[0].mode: got \"tpc\", expected one of \"tcp\", \"tls\" (did you mean "
      "\"tcp\"?)"},
@@ -536,8 +602,8 @@ const BadCase kBad[] = {
          "\"wbe\"\n",
      "",
      {"t.toml:13: pool[0].algorithm: got \"maglv\",", "t.toml:14: pool[0].backends[0]: got",
+      "t.toml:15: listener[0].tls: got nothing,",
       "t.toml:17: listener[0].vip: got \"198.18.2.11:80\", expected a VIP other than port[0]'s",
-      "t.toml:18: listener[0].mode: got \"tls\",",
       "t.toml:19: listener[0].pool: got \"wbe\", expected the name of a [[pool]] (did you mean"}},
     // Syntax errors: one line, toml11's reason without its ASCII art.
     {"SyntaxMissingEquals", "[dataplane]\nworkers 1\n",
@@ -643,28 +709,40 @@ TEST(LoadConfig, Demo) {
   EXPECT_EQ(s.tcp.idle_timeout_ms, tcp.idle_timeout_ms);
   EXPECT_EQ(s.tcp.snat_port_min, tcp.snat_port_min);
   EXPECT_EQ(s.tcp.snat_port_max, tcp.snat_port_max);
-  // TESTBED.md: the plain TCP listeners on 198.18.100.10, pools on 198.18.3.101-103.
-  ASSERT_EQ(s.pools.size(), 2u);
-  EXPECT_EQ(s.pools[0].name, "web");
-  EXPECT_EQ(s.pools[0].algorithm, dp::BalanceAlgorithm::kRoundRobin);
-  EXPECT_EQ(s.pools[1].name, "echo");
-  EXPECT_EQ(s.pools[1].algorithm, dp::BalanceAlgorithm::kLeastConnections);
-  for (const dp::PoolConfig& pool : s.pools) {
+  // TESTBED.md: listeners on 198.18.100.10, pools on 198.18.3.101-103.
+  ASSERT_EQ(s.pools.size(), 4u);
+  const std::array<std::pair<const char*, uint16_t>, 4> pools = {
+      {{"web", 80}, {"echo", 9000}, {"sink", 9001}, {"web-h2", 8080}}};
+  for (size_t p = 0; p < pools.size(); ++p) {
+    const dp::PoolConfig& pool = s.pools[p];
+    EXPECT_EQ(pool.name, pools[p].first);
     ASSERT_EQ(pool.backends.size(), 3u) << pool.name;
     for (uint32_t i = 0; i < 3; ++i) {
       EXPECT_EQ(pool.backends[i].address, IpAddr::V4(0xC6120365 + i)) << pool.name;
-      EXPECT_EQ(pool.backends[i].port, pool.name == "web" ? 80 : 9000);
+      EXPECT_EQ(pool.backends[i].port, pools[p].second);
       EXPECT_EQ(pool.backends[i].weight, 1);
     }
   }
-  ASSERT_EQ(s.listeners.size(), 2u);
-  EXPECT_EQ(s.listeners[0].vip, IpAddr::V4(0xC612640A));
-  EXPECT_EQ(s.listeners[0].port, 80);
-  EXPECT_EQ(s.listeners[0].mode, dp::ListenerMode::kTcp);
-  EXPECT_EQ(s.listeners[0].pool, 0);
-  EXPECT_EQ(s.listeners[1].vip, IpAddr::V4(0xC612640A));
-  EXPECT_EQ(s.listeners[1].port, 9000);
-  EXPECT_EQ(s.listeners[1].pool, 1);
+  EXPECT_EQ(s.pools[1].algorithm, dp::BalanceAlgorithm::kLeastConnections);
+  ASSERT_EQ(s.listeners.size(), 5u);
+  const std::array<std::tuple<uint16_t, dp::ListenerMode, uint16_t>, 5> listeners = {{
+      {80, dp::ListenerMode::kTcp, 0},
+      {9000, dp::ListenerMode::kTcp, 1},
+      {443, dp::ListenerMode::kTls, 0},
+      {9443, dp::ListenerMode::kTls, 1},
+      {9444, dp::ListenerMode::kTls, 2},
+  }};
+  for (size_t i = 0; i < listeners.size(); ++i) {
+    EXPECT_EQ(s.listeners[i].vip, IpAddr::V4(0xC612640A));
+    EXPECT_EQ(s.listeners[i].port, std::get<0>(listeners[i]));
+    EXPECT_EQ(s.listeners[i].mode, std::get<1>(listeners[i]));
+    EXPECT_EQ(s.listeners[i].pool, std::get<2>(listeners[i]));
+  }
+  // ALPN h2 on :443 goes to nginx's HTTP/2 port; the site has an ECDSA and an RSA chain.
+  ASSERT_EQ(s.listeners[2].tls.routes.size(), 1u);
+  EXPECT_EQ(s.listeners[2].tls.routes[0].alpn, "h2");
+  EXPECT_EQ(s.listeners[2].tls.routes[0].pool, 3);
+  EXPECT_EQ(s.listeners[2].tls.certificates.size(), 2u);
   for (const dp::ListenerConfig& l : s.listeners) EXPECT_FALSE(l.proxy_protocol) << l.name;
 }
 
@@ -907,6 +985,41 @@ pool = "echo"
   EXPECT_FALSE(s.listeners[1].proxy_protocol);  // default
   EXPECT_EQ(s.listeners[2].vip, IpAddr::V4(0xCB007107));
   EXPECT_EQ(s.listeners[2].pool, 1);
+}
+
+TEST(ParseConfig, TlsListener) {
+  const std::string text = kPorts + kWebPool + "[[pool]]\nname = \"api\"\nbackends = [\"198.18.3.102:80\"]\n" +
+                           "[[listener]]\nname = \"https\"\n" + kTlsVip +
+                           "[listener.tls]\n"
+                           "certificates = [{ cert = \"certs/ec.pem\", key = \"/etc/k.pem\" },\n"
+                           "                { cert = \"rsa.pem\", key = \"rsa.key\" }]\n"
+                           "alpn = [\"h2\", \"http/1.1\"]\n"
+                           "versions = [\"1.3\"]\n"
+                           "handshake_timeout_ms = 2500\n"
+                           "ticket_key_file = \"ticket.keys\"\n"
+                           "tickets = 1\n"
+                           "routes = [{ sni = \"api.example.com\", pool = \"api\" }, { alpn = \"h2\", pool = \"web\" }]\n";
+  const dp::ConfigSnapshot s = ParseConfig(text, "/etc/baton/t.toml");
+  ASSERT_EQ(s.listeners.size(), 1u);
+  const dp::ListenerConfig& l = s.listeners[0];
+  EXPECT_EQ(l.mode, dp::ListenerMode::kTls);
+  ASSERT_EQ(l.tls.certificates.size(), 2u);
+  EXPECT_EQ(l.tls.certificates[0].cert_file, "/etc/baton/certs/ec.pem");  // next to the config
+  EXPECT_EQ(l.tls.certificates[0].key_file, "/etc/k.pem");
+  EXPECT_EQ(l.tls.certificates[0].line, 23u);
+  EXPECT_EQ(l.tls.certificates[1].key_file, "/etc/baton/rsa.key");
+  EXPECT_EQ(l.tls.alpn, (std::vector<std::string>{"h2", "http/1.1"}));
+  EXPECT_TRUE(l.tls.tls13);
+  EXPECT_FALSE(l.tls.tls12);
+  EXPECT_EQ(l.tls.handshake_timeout_ms, 2500u);
+  EXPECT_EQ(l.tls.ticket_key_file, "/etc/baton/ticket.keys");
+  EXPECT_EQ(l.tls.ticket_key_line, 28u);
+  EXPECT_EQ(l.tls.tickets_per_handshake, 1);
+  ASSERT_EQ(l.tls.routes.size(), 2u);
+  EXPECT_EQ(l.tls.routes[0].sni, "api.example.com");
+  EXPECT_EQ(l.tls.routes[0].pool, 1);
+  EXPECT_EQ(l.tls.routes[1].alpn, "h2");
+  EXPECT_EQ(l.tls.routes[1].pool, 0);
 }
 
 TEST(ParseConfig, BackendsAsArrayOfTables) {

@@ -3,6 +3,9 @@
 
 Seeds are a few valid inputs per target, so the fuzzer starts past the first checks.
 l3_input_fuzz seeds carry the 12-byte prefix that l3_input_fuzz.cc documents.
+The tls_* seeds carry the prefixes their .cc files document. Their ClientHellos come from
+libssl through Python's ssl module (memory BIOs, nothing on the network), so they differ
+(random, key shares) on every run; the sealed records need the `cryptography` package.
 """
 import pathlib
 import shutil
@@ -71,6 +74,147 @@ def tcp(flags, options=b'', payload=b'', seq=1000, ack=0):
     return struct.pack('!HHIIBBHHH', 40000, 443, seq, ack, off << 4, flags, 65535, 0, 0) + options + payload
 
 
+# --- TLS (tls_record_fuzz, tls_handshake_fuzz) ------------------------------------------
+
+def tls_client_flight(tls13_only=False, tls12_only=False, curve=None, alpn=None, sni=None):
+    """libssl's first flight (the ClientHello record) for these client settings."""
+    import ssl
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if tls13_only:
+        ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    if tls12_only:
+        ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    if curve:
+        ctx.set_ecdh_curve(curve)  # OpenSSL 3: the only group offered and shared
+    if alpn:
+        ctx.set_alpn_protocols(alpn)
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    conn = ctx.wrap_bio(incoming, outgoing, server_hostname=sni)
+    try:
+        conn.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    return outgoing.read()
+
+
+def tls_record(ctype, body, version=0x0303):
+    return struct.pack('!BHH', ctype, version, len(body)) + body
+
+
+def tls_records(flight):
+    """Splits a record stream into (type, body) pairs."""
+    out, off = [], 0
+    while off + 5 <= len(flight):
+        n = struct.unpack('!H', flight[off + 3:off + 5])[0]
+        out.append((flight[off], flight[off + 5:off + 5 + n]))
+        off += 5 + n
+    return out
+
+
+def tls_hello_body(flight):
+    """The ClientHello body (no record or handshake header) of a one-record flight."""
+    return flight[9:]
+
+
+def tls_rename_share(flight, old, new):
+    """The ClientHello with key_share group `old` renamed `new` (lengths unchanged)."""
+    b = bytearray(flight)
+    off = 9 + 2 + 32
+    off += 1 + b[off]
+    off += 2 + struct.unpack('!H', b[off:off + 2])[0]
+    off += 1 + b[off]
+    end = off + 2 + struct.unpack('!H', b[off:off + 2])[0]
+    off += 2
+    while off < end:
+        etype, elen = struct.unpack('!HH', b[off:off + 4])
+        if etype == 51:
+            p, pend = off + 6, off + 4 + elen
+            while p < pend:
+                group, klen = struct.unpack('!HH', b[p:p + 4])
+                if group == old:
+                    b[p:p + 2] = struct.pack('!H', new)
+                p += 4 + klen
+        off += 4 + elen
+    return bytes(b)
+
+
+TLS_FIXED_KEY = bytes(range(32))                      # tls_record_fuzz.cc FixedKeys()
+TLS_FIXED_IV = bytes(range(0x40, 0x40 + 12))
+
+
+def tls_seal(alg, seq, ctype, content, padding=0):
+    """A TLS 1.3 record sealed with tls_record_fuzz's fixed key (alg 0/1/2 as byte 0)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM, ChaCha20Poly1305
+    aead = [AESGCM(TLS_FIXED_KEY[:16]), AESGCM(TLS_FIXED_KEY), ChaCha20Poly1305(TLS_FIXED_KEY)][alg]
+    nonce = bytes(a ^ b for a, b in zip(TLS_FIXED_IV, b'\0' * 4 + struct.pack('!Q', seq)))
+    inner = content + bytes([ctype]) + b'\0' * padding
+    header = struct.pack('!BHH', 23, 0x0303, len(inner) + 16)
+    return header + aead.encrypt(nonce, inner, header)
+
+
+def tls_message(mtype, body):
+    return bytes([mtype]) + struct.pack('!I', len(body))[1:] + body
+
+
+def tls_msg(ctl, data):
+    """One tls_handshake_fuzz mode-2/3 message: [ctl][u16 len][bytes]."""
+    return bytes([ctl]) + struct.pack('!H', len(data)) + data
+
+
+def tls_seeds():
+    default = tls_client_flight(sni='www.example.com', alpn=['h2', 'http/1.1'])
+    p256 = tls_client_flight(tls13_only=True, curve='prime256v1')
+    tls12 = tls_client_flight(tls12_only=True)
+    bare = tls_client_flight(tls13_only=True)
+    hello_msg = tls_records(bare)[0][1]  # the ClientHello message (handshake header on)
+    ccs = tls_record(20, b'\x01')
+    record = {
+        # [alg, seq, split seed, inner type, padding] + stream
+        'client-hello-aes128': bytes([0, 0, 0, 22, 0]) + default,
+        'client-hello-split-aes256': bytes([1, 3, 5, 22, 1]) + tls_record(22, hello_msg[:100], 0x0301) +
+                                     tls_record(22, hello_msg[100:]),
+        'ccs-alert-chacha': bytes([2, 1, 2, 21, 16]) + ccs + tls_record(21, b'\x02\x32'),
+        'sealed-aes128': bytes([0, 7, 3, 23, 0]) + tls_seal(0, 7, 23, b'GET / HTTP/1.1\r\n\r\n') +
+                         tls_seal(0, 7, 22, b'\x18\x00\x00\x01\x01', padding=32),
+        'sealed-aes256-padded': bytes([1, 0, 9, 0, 255]) + tls_seal(1, 0, 21, b'\x01\x00', padding=200),
+        'sealed-chacha-max': bytes([2, 2, 200, 23, 0]) + tls_seal(2, 2, 23, bytes(range(256)) * 64),
+        'sealed-all-zero': bytes([0, 0, 1, 0, 0]) + tls_seal(0, 0, 0, b'', padding=20),
+        'plaintext-max': bytes([1, 0, 60, 22, 0]) + tls_record(22, b'\x01\x00\x3f\xfc' + b'\x00' * 16380),
+        'over-max': bytes([0, 0, 4, 23, 0]) + tls_record(23, b'\xaa' * (16384 + 257)),
+    }
+    fin = tls_message(20, b'\x5a' * 32)
+    key_update_req = tls_message(24, b'\x01')
+    handshake = {
+        # byte 0: bits 0-1 mode, 2-4 piece size, 5-6 config or suite, 7 (mode 2) real Finished
+        'stream-default': bytes([0x00]) + default,
+        'stream-p256-1byte': bytes([0x04]) + p256,
+        'stream-tls12': bytes([0x00]) + tls12,
+        'stream-alpn-server': bytes([0x40 | 0x14]) + default,
+        'stream-hrr': bytes([0x20]) + bare,                        # server: P-256 only
+        'stream-hrr-unknown-share': bytes([0x00]) + tls_rename_share(bare, 0x1d, 0x1e),
+        'stream-ccs-split': bytes([0x0c]) + tls_record(22, hello_msg[:7]) + tls_record(22, hello_msg[7:]) + ccs,
+        'body-default': bytes([0x01]) + tls_hello_body(default),
+        'body-p256-small-records': bytes([0x01 | 0x10]) + tls_hello_body(p256),
+        'body-tls12': bytes([0x01]) + tls_hello_body(tls12),
+        'flight-bad-finished': bytes([0x02]) + tls_msg(22, fin) + tls_msg(0x80, ccs),
+        'flight-real-finished-data': bytes([0x82 | 0x20]) + tls_msg(23, b'hello') + tls_msg(22, key_update_req) +
+                                     tls_msg(23, b'after update') + tls_msg(21, b'\x01\x00'),
+        'connected-data-keyupdate': bytes([0x03]) + tls_msg(23, b'GET / HTTP/1.1\r\n\r\n') +
+                                    tls_msg(22, key_update_req) + tls_msg(0x40 | 23, b'x' * 100) +
+                                    tls_msg(22, tls_message(24, b'\x00')) + tls_msg(23, b''),
+        'connected-chacha-alert': bytes([0x43 | 0x08]) + tls_msg(23, b'a') + tls_msg(21, b'\x02\x28'),
+        'connected-raw-plaintext': bytes([0x23]) + tls_msg(0x80, tls_record(22, key_update_req)) +
+                                   tls_msg(0x60 | 23, b'padded'),
+        'connected-write-close': bytes([0x03]) + tls_msg(0x1f, b'to the client' * 2000) + tls_msg(23, b'in') +
+                                 tls_msg(0x1e, b'') + tls_msg(23, b'after close') + tls_msg(21, b'\x01\x00'),
+        'connected-split-message': bytes([0x03 | 0x04]) + tls_msg(22, key_update_req[:2]) +
+                                   tls_msg(22, key_update_req[2:]) + tls_msg(23, b'z' * 3000),
+    }
+    return {'tls_record_fuzz': record, 'tls_handshake_fuzz': handshake}
+
+
 def main():
     out = HERE / 'corpus'
     if out.exists():
@@ -129,6 +273,7 @@ def main():
             'zero-prefix': b'0.0.0.0/0',
         },
     }
+    seeds.update(tls_seeds())
     for target, files in seeds.items():
         d = out / target
         d.mkdir(parents=True)

@@ -243,6 +243,9 @@ struct BedOptions {
   uint32_t client_snd_bytes = 64 * kKiB, client_rcv_bytes = 64 * kKiB;
   uint32_t backend_snd_bytes = 64 * kKiB, backend_rcv_bytes = 64 * kKiB;
   uint64_t tick_us = 1000;  // the engine's timers are polled at least this often
+  // Changes the bed's config before the engine starts (e.g. adds a TLS listener, whose
+  // certificate files the bed then loads as the data plane does).
+  std::function<void(ConfigSnapshot&)> edit_config;
 };
 
 inline ConfigSnapshot BedConfig(const TcpSettings& tcp) {
@@ -281,8 +284,10 @@ class ProxyBed {
     l3_.AddPort(PortIdentity::FromConfig(config_.ports[kFront], kFrontMac, false));
     l3_.AddPort(PortIdentity::FromConfig(config_.ports[kBack], kBackMac, false));
     l3_.AddLocalAddress(kFront, kVip);
+    if (opts_.edit_config) opts_.edit_config(config_);
+    tls_ = TlsListeners::Load(config_, tls_errors);
     engine_ = std::make_unique<ProxyEngine>(config_, kFront, kBack, uint16_t{0}, uint16_t{1}, l3_, counters_,
-                                            tcp::IsnKey{0x0123456789abcdefull, 0xfedcba9876543210ull});
+                                            tcp::IsnKey{0x0123456789abcdefull, 0xfedcba9876543210ull}, &tls_);
     for (int i = 0; i < kBackends; ++i) {
       backends_[size_t(i)].ip = kBackendIps[size_t(i)];
       backends_[size_t(i)].mac = BackendMac(i);
@@ -426,6 +431,7 @@ class ProxyBed {
   std::array<int, 2> arp_requests{};    // engine ARP requests seen per link (not announcements)
   std::array<int, 2> arp_answered{};
   int bad_frames = 0;                   // frames that failed the checks below
+  std::vector<std::string> tls_errors;   // certificate problems of the edited config
   uint64_t oversize_peer_segments = 0;  // peers' TCP segments longer than the MTU allows
   uint64_t frames_lost = 0;
   uint64_t frames_to_engine = 0, frames_from_engine = 0;
@@ -720,6 +726,7 @@ class ProxyBed {
   DpCounters counters_;
   L3Stack l3_;
   testkit::FakeSink sink_;
+  TlsListeners tls_;  // before engine_: the engine's sessions point into it
   std::unique_ptr<ProxyEngine> engine_;
   std::mt19937_64 rng_;
   std::array<BackendHost, kBackends> backends_;

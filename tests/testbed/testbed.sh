@@ -35,6 +35,7 @@ readonly ALL_NS=(bt-client bt-router bt-sw bt-a bt-b bt-backend)
 readonly BACKEND_ADDRS=(198.18.3.101 198.18.3.102 198.18.3.103)
 readonly VIP=198.18.100.10
 readonly HTTP_PORT=80
+readonly H2C_PORT=8080    # nginx speaking HTTP/2 without TLS (behind a TLS listener's ALPN h2 route)
 readonly ECHO_PORT=9000
 readonly SINK_PORT=9001
 readonly RESET_PORT=9002
@@ -445,12 +446,47 @@ ensure_files() {
     ensure_file 1k.bin 1024
     ensure_file 1m.bin $((1024 * 1024))
     ensure_file 256m.bin $((256 * 1024 * 1024))
+    ensure_file 1g.bin $((1024 * 1024 * 1024))
+}
+
+# ensure_leaf NAME KEYSPEC...: a certificate for www.example.com and api.example.com,
+# signed by the testbed CA, with its key (openssl genpkey KEYSPEC).
+ensure_leaf() {
+    local dir=$1 name=$2
+    shift 2
+    [[ -f ${dir}/${name}.pem ]] && openssl x509 -checkend 86400 -noout -in "${dir}/${name}.pem" >/dev/null 2>&1 &&
+        return 0
+    openssl genpkey "$@" -out "${dir}/${name}.key" 2>/dev/null
+    openssl req -new -key "${dir}/${name}.key" -subj "/CN=www.example.com" -out "${dir}/${name}.csr" 2>/dev/null
+    printf 'subjectAltName=DNS:www.example.com,DNS:api.example.com\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n' \
+        >"${dir}/${name}.ext"
+    openssl x509 -req -in "${dir}/${name}.csr" -CA "${dir}/ca.pem" -CAkey "${dir}/ca.key" -CAcreateserial \
+        -days 30 -sha256 -extfile "${dir}/${name}.ext" -out "${dir}/${name}.pem" 2>/dev/null
+    rm -f "${dir}/${name}.csr" "${dir}/${name}.ext"
+}
+
+# Test PKI for TLS listeners (TESTBED.md): a CA, and ECDSA P-256 and RSA-2048 site
+# certificates for www.example.com and api.example.com. Made once, renewed near expiry.
+ensure_certs() {
+    local dir="${FILES_DIR}/tls"
+    mkdir -p "${dir}"
+    if ! openssl x509 -checkend 86400 -noout -in "${dir}/ca.pem" >/dev/null 2>&1; then
+        log "generating the testbed CA in ${dir}"
+        openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "${dir}/ca.key" 2>/dev/null
+        openssl req -x509 -new -key "${dir}/ca.key" -subj "/CN=baton testbed CA" -days 60 -sha256 \
+            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign" \
+            -out "${dir}/ca.pem" 2>/dev/null
+        rm -f "${dir}/site-ecdsa.pem" "${dir}/site-rsa.pem"
+    fi
+    ensure_leaf "${dir}" site-ecdsa -algorithm EC -pkeyopt ec_paramgen_curve:P-256
+    ensure_leaf "${dir}" site-rsa -algorithm RSA -pkeyopt rsa_keygen_bits:2048
 }
 
 nginx_listens() {
     local addr
     for addr in "${BACKEND_ADDRS[@]}"; do
         printf '        listen %s:%d reuseport backlog=4096;\n' "${addr}" "${HTTP_PORT}"
+        printf '        listen %s:%d http2 reuseport backlog=4096;\n' "${addr}" "${H2C_PORT}"
     done
 }
 
@@ -540,6 +576,7 @@ start_py_service() {
 
 start_services() {
     ensure_files
+    ensure_certs
     write_nginx_conf
     start_nginx
     start_py_service echo "${ECHO_PORT}"

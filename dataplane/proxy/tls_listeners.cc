@@ -1,0 +1,128 @@
+#include "dataplane/proxy/tls_listeners.h"
+
+#include <sys/random.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <string_view>
+
+#include "crypto/secure_wipe.h"
+
+namespace baton::dp {
+
+uint16_t TlsListener::PoolFor(std::string_view sni, std::string_view alpn, uint16_t fallback) const noexcept {
+  const auto same_host = [](std::string_view a, std::string_view b) {
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+             return (x >= 'A' && x <= 'Z' ? char(x - 'A' + 'a') : x) == y;
+           });
+  };
+  for (const TlsRouteConfig& r : config.routes) {
+    if (!r.sni.empty() && !same_host(sni, r.sni)) continue;
+    if (!r.alpn.empty() && alpn != r.alpn) continue;
+    return r.pool;
+  }
+  return fallback;
+}
+
+TlsListener::~TlsListener() {
+  if (!ticket_keys.empty()) crypto::SecureWipe(ticket_keys.data(), ticket_keys.size() * sizeof(ticket_keys[0]));
+}
+
+namespace {
+
+constexpr size_t kMaxTicketKeys = 16;
+
+int HexDigit(char c) noexcept {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+}  // namespace
+
+std::vector<crypto::tls::TicketKey> ReadTicketKeys(const std::string& path, std::string& error) {
+  std::ifstream in(path);
+  if (!in) {
+    error = path + ": cannot open: " + std::strerror(errno);
+    return {};
+  }
+  std::vector<crypto::tls::TicketKey> keys;
+  std::string line;
+  for (uint32_t n = 1; std::getline(in, line); ++n) {
+    std::string hex;
+    for (char c : line.substr(0, line.find('#')))
+      if (c != ' ' && c != '\t' && c != '\r') hex += c;
+    if (hex.empty()) continue;
+    crypto::tls::TicketKey k;
+    const bool ok = hex.size() == 2 * (k.name.size() + k.secret.size()) &&
+                    std::all_of(hex.begin(), hex.end(), [](char c) { return HexDigit(c) >= 0; });
+    if (!ok || keys.size() == kMaxTicketKeys) {
+      error = path + ":" + std::to_string(n) + ": " +
+              (ok ? "more than " + std::to_string(kMaxTicketKeys) + " keys"
+                  : "expected 96 hex digits (a 16-byte key name, then a 32-byte secret)");
+      crypto::SecureWipe(hex.data(), hex.size());
+      return {};
+    }
+    for (size_t i = 0; i < k.name.size() + k.secret.size(); ++i) {
+      const uint8_t b = uint8_t(HexDigit(hex[2 * i]) << 4 | HexDigit(hex[2 * i + 1]));
+      if (i < k.name.size()) k.name[i] = b; else k.secret[i - k.name.size()] = b;
+    }
+    crypto::SecureWipe(hex.data(), hex.size());
+    keys.push_back(k);
+    crypto::SecureWipe(&k, sizeof(k));
+  }
+  if (keys.empty()) error = path + ": no key in the file";
+  return keys;
+}
+
+TlsListeners TlsListeners::Load(const ConfigSnapshot& config, std::vector<std::string>& errors) {
+  TlsListeners out;
+  out.by_listener_.resize(config.listeners.size());
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    const ListenerConfig& l = config.listeners[i];
+    if (l.mode != ListenerMode::kTls) continue;
+    auto t = std::make_unique<TlsListener>();
+    t->config = l.tls;
+    for (size_t j = 0; j < l.tls.certificates.size(); ++j) {
+      const TlsCertificateConfig& c = l.tls.certificates[j];
+      std::string error;
+      std::optional<crypto::tls::Credential> cred = crypto::tls::LoadCredential(c.cert_file, c.key_file, error);
+      if (!cred) {
+        errors.push_back(config.source + ":" + std::to_string(c.line) + ": listener[" + std::to_string(i) +
+                         "].tls.certificates[" + std::to_string(j) + "]: " + error);
+        continue;
+      }
+      t->credentials.push_back(std::move(*cred));
+    }
+    t->server.credentials = t->credentials;
+    if (!l.tls.ticket_key_file.empty()) {
+      std::string error;
+      t->ticket_keys = ReadTicketKeys(l.tls.ticket_key_file, error);
+      if (t->ticket_keys.empty())
+        errors.push_back(config.source + ":" + std::to_string(l.tls.ticket_key_line) + ": listener[" +
+                         std::to_string(i) + "].tls.ticket_key_file: " + error);
+    } else {
+      // A key of this process's own: its tickets resume on any of its workers.
+      t->ticket_keys.resize(1);
+      if (getrandom(&t->ticket_keys[0], sizeof(t->ticket_keys[0]), 0) != sizeof(t->ticket_keys[0])) {
+        errors.push_back(config.source + ": listener[" + std::to_string(i) + "].tls: no random bytes for a ticket key");
+        t->ticket_keys.clear();
+      }
+    }
+    t->server.ticket_keys = t->ticket_keys;
+    t->server.tickets_per_handshake = l.tls.tickets_per_handshake;
+    std::vector<std::string_view> alpn(l.tls.alpn.begin(), l.tls.alpn.end());
+    t->server.alpn_wire = crypto::tls::EncodeAlpn(alpn);
+    out.by_listener_[i] = std::move(t);
+  }
+  return out;
+}
+
+bool TlsListeners::empty() const noexcept {
+  return std::none_of(by_listener_.begin(), by_listener_.end(), [](const auto& p) { return p != nullptr; });
+}
+
+}  // namespace baton::dp

@@ -1,0 +1,410 @@
+// TLS termination in the ProxyEngine, in memory: OpenSSL's libssl as the client on top of
+// the bed's TCP endpoints, our TLS server in the engine, plaintext to our backends.
+// Certificates are made by the test and loaded from PEM files, as the data plane does.
+#include <gtest/gtest.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/proxy/proxy_bed.h"
+
+namespace baton::dp::proxytest {
+namespace {
+
+constexpr uint16_t kPortTls = 443;
+constexpr uint16_t kApiPool = 2;  // added by TlsBed: backend 2 only
+
+// ---- Certificates ---------------------------------------------------------------------
+
+struct TestCert {
+  std::string dir, cert_file, key_file;
+  X509* cert = nullptr;  // for the client's trust store
+};
+
+// A self-signed P-256 certificate for `names` (subjectAltName DNS), written as PEM files.
+TestCert MakeCertFiles(const std::vector<std::string>& names) {
+  TestCert t;
+  char tmpl[] = "/tmp/baton-tls-XXXXXX";
+  t.dir = mkdtemp(tmpl);
+  EVP_PKEY* key = EVP_EC_gen("P-256");
+  X509* x = X509_new();
+  X509_set_version(x, 2);
+  ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+  X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+  X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+  X509_set_pubkey(x, key);
+  X509_NAME* name = X509_get_subject_name(x);
+  X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(names[0].c_str()), -1,
+                             -1, 0);
+  X509_set_issuer_name(x, name);
+  std::string san;
+  for (const std::string& n : names) san += (san.empty() ? "DNS:" : ",DNS:") + n;
+  X509V3_CTX v3;
+  X509V3_set_ctx_nodb(&v3);
+  X509V3_set_ctx(&v3, x, x, nullptr, nullptr, 0);
+  X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &v3, NID_subject_alt_name, san.c_str());
+  X509_add_ext(x, ext, -1);
+  X509_EXTENSION_free(ext);
+  X509_sign(x, key, EVP_sha256());
+  t.cert_file = t.dir + "/cert.pem";
+  t.key_file = t.dir + "/key.pem";
+  FILE* f = std::fopen(t.cert_file.c_str(), "w");
+  PEM_write_X509(f, x);
+  std::fclose(f);
+  f = std::fopen(t.key_file.c_str(), "w");
+  PEM_write_PrivateKey(f, key, nullptr, nullptr, 0, nullptr, nullptr);
+  std::fclose(f);
+  EVP_PKEY_free(key);
+  t.cert = x;
+  return t;
+}
+
+const TestCert& SiteCert() {
+  static const TestCert c = MakeCertFiles({"www.example.com", "api.example.com"});
+  return c;
+}
+
+// The bed with a TLS listener on VIP:443 (pool "web"), an "api" pool holding backend 2
+// only, and routes: SNI api.example.com -> api; ALPN h2 -> web-lc.
+BedOptions TlsBed(BedOptions o = {}) {
+  o.tcp.buffer_bytes = 64 * kKiB;
+  o.edit_config = [](ConfigSnapshot& c) {
+    PoolConfig api;
+    api.name = "api";
+    api.backends.push_back({IpAddr::V4(kBackendIps[2]), kBackendPort, 1});
+    c.pools.push_back(api);
+    ListenerConfig l{"https", IpAddr::V4(kVip), kPortTls, ListenerMode::kTls, 0, false};
+    l.tls.certificates.push_back({SiteCert().cert_file, SiteCert().key_file, 1});
+    l.tls.alpn = {"h2", "http/1.1"};
+    l.tls.handshake_timeout_ms = 2000;
+    l.tls.routes.push_back({"api.example.com", "", kApiPool});
+    l.tls.routes.push_back({"", "h2", 1});
+    c.listeners.push_back(l);
+  };
+  return o;
+}
+
+// ---- libssl as the client --------------------------------------------------------------
+
+// Drives an SSL object over a bed connection: ciphertext from Conn::in, to Conn::out.
+struct SslClient {
+  SSL_CTX* ctx = nullptr;
+  SSL* ssl = nullptr;
+  size_t fed = 0;                   // bytes of Conn::in given to libssl
+  std::vector<uint8_t> plain_out;   // to send once the handshake is done
+  size_t plain_sent = 0;
+  std::vector<uint8_t> plain_in;
+  bool close_after_send = false;    // close_notify once plain_out is sent
+  bool shutdown_sent = false;
+  bool got_close_notify = false;
+  int error = 0;                    // SSL_get_error of a failure other than want-read
+
+  explicit SslClient(const std::string& sni, const std::string& alpn = "") {
+    ctx = SSL_CTX_new(TLS_client_method());
+    SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
+    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), SiteCert().cert);
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    ssl = SSL_new(ctx);
+    SSL_set_bio(ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
+    if (!sni.empty()) {
+      SSL_set_tlsext_host_name(ssl, sni.c_str());
+      SSL_set1_host(ssl, sni.c_str());
+    }
+    if (!alpn.empty()) {
+      std::vector<uint8_t> wire{uint8_t(alpn.size())};
+      wire.insert(wire.end(), alpn.begin(), alpn.end());
+      SSL_set_alpn_protos(ssl, wire.data(), unsigned(wire.size()));
+    }
+    SSL_set_connect_state(ssl);
+  }
+  ~SslClient() {
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+  }
+  SslClient(const SslClient&) = delete;
+  SslClient& operator=(const SslClient&) = delete;
+
+  bool Connected() const { return SSL_is_init_finished(ssl) != 0; }
+  std::string Alpn() const {
+    const unsigned char* p = nullptr;
+    unsigned n = 0;
+    SSL_get0_alpn_selected(ssl, &p, &n);
+    return std::string(reinterpret_cast<const char*>(p), n);
+  }
+
+  void Attach(Conn& c) {
+    c.app = [this](Conn& self) { Run(self); };
+  }
+
+  void Run(Conn& c) {
+    if (c.in.size() > fed) {
+      BIO_write(SSL_get_rbio(ssl), c.in.data() + fed, int(c.in.size() - fed));
+      fed = c.in.size();
+    }
+    if (!Connected()) Check(SSL_do_handshake(ssl));
+    if (Connected()) {
+      std::array<uint8_t, 16384> buf;
+      for (;;) {
+        const int n = SSL_read(ssl, buf.data(), int(buf.size()));
+        if (n <= 0) {
+          if (SSL_get_error(ssl, n) == SSL_ERROR_ZERO_RETURN) got_close_notify = true;
+          else Check(n);
+          break;
+        }
+        plain_in.insert(plain_in.end(), buf.begin(), buf.begin() + n);
+      }
+      // Bounded so the TCP send ring (not libssl's memory BIO) holds the backlog.
+      while (plain_sent < plain_out.size() && c.out.size() - c.queued < 64 * kKiB) {
+        const int n = SSL_write(ssl, plain_out.data() + plain_sent, int(std::min<size_t>(plain_out.size() - plain_sent, 16384)));
+        if (n <= 0) {
+          Check(n);
+          break;
+        }
+        plain_sent += size_t(n);
+      }
+      if (close_after_send && plain_sent == plain_out.size() && !shutdown_sent) {
+        SSL_shutdown(ssl);
+        shutdown_sent = true;
+      }
+    }
+    std::array<uint8_t, 16384> out;
+    for (int n; (n = BIO_read(SSL_get_wbio(ssl), out.data(), int(out.size()))) > 0;)
+      c.out.insert(c.out.end(), out.begin(), out.begin() + n);
+  }
+
+ private:
+  void Check(int rc) {
+    const int e = SSL_get_error(ssl, rc);
+    if (e != SSL_ERROR_WANT_READ && e != SSL_ERROR_NONE && error == 0) error = e;
+  }
+};
+
+std::string Describe(ProxyBed& bed) {
+  std::string s = "t=" + std::to_string(bed.now_us / 1000) + "ms sessions=" +
+                  std::to_string(bed.Engine().ActiveSessions()) + " drops: " + bed.UnexpectedDrops() +
+                  " tcp drops: " + bed.UnexpectedTcpDrops() + " tls handshakes " +
+                  std::to_string(bed.Counted(Counter::kTlsHandshakes)) + " failures " +
+                  std::to_string(bed.Counted(Counter::kTlsHandshakeFailures)) + "/" +
+                  std::to_string(bed.Counted(Counter::kTlsSessionFailures)) + "\n";
+  for (const auto& c : bed.Clients())
+    s += "  " + c->name + " " + std::string(tcp::kTcpStateText[tcp::TcpIdx(c->State())]) +
+         " in=" + std::to_string(c->in.size()) + " acked=" + std::to_string(c->Acked()) + "/" +
+         std::to_string(c->out.size()) + "\n";
+  for (Conn* c : bed.BackendConns())
+    s += "  " + c->name + " " + std::string(tcp::kTcpStateText[tcp::TcpIdx(c->State())]) +
+         " in=" + std::to_string(c->in.size()) + " acked=" + std::to_string(c->Acked()) + "/" +
+         std::to_string(c->out.size()) + "\n";
+  return s;
+}
+
+// Lengths of the TLS records in a byte stream (whole ones).
+std::vector<size_t> RecordLengths(const std::vector<uint8_t>& s) {
+  std::vector<size_t> out;
+  for (size_t at = 0; at + 5 <= s.size();) {
+    const size_t len = size_t(s[at + 3]) << 8 | s[at + 4];
+    if (at + 5 + len > s.size()) break;
+    out.push_back(len);
+    at += 5 + len;
+  }
+  return out;
+}
+
+// ---- Cases ------------------------------------------------------------------------------
+
+TEST(TlsProxy, CertificatesLoad) {
+  ProxyBed bed(TlsBed());
+  EXPECT_TRUE(bed.tls_errors.empty()) << bed.tls_errors.front();
+}
+
+// Upload and download through the TLS session, both closes passed on as close_notify/FIN.
+TEST(TlsProxy, UploadDownloadAndCloseNotifyBothWays) {
+  ProxyBed bed(TlsBed());
+  SslClient tls("www.example.com", "http/1.1");
+  Conn& client = bed.Connect(kPortTls);
+  tls.Attach(client);
+  const std::vector<uint8_t> up = PatternBytes(1, 200 * kKiB), down = PatternBytes(2, 1024 * kKiB);
+  tls.plain_out = up;
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() >= up.size(); }))
+      << Describe(bed);
+  EXPECT_EQ(tls.error, 0);
+  EXPECT_EQ(tls.Alpn(), "http/1.1");
+  Conn& backend = *bed.LastBackendConn();
+  EXPECT_EQ(backend.in, up);
+  EXPECT_EQ(backend.backend, 0);  // pool "web", round robin from the first
+  backend.out = down;
+  ASSERT_TRUE(bed.RunUntil([&] { return tls.plain_in.size() >= down.size(); }, 60 * kSec)) << Describe(bed);
+  EXPECT_EQ(tls.plain_in, down);
+
+  // The client's close_notify reaches the backend as a FIN; the backend's FIN comes
+  // back as close_notify and a FIN.
+  tls.close_after_send = true;
+  backend.app = [](Conn& self) {
+    if (self.PeerFin()) self.close_after_send = true;
+  };
+  ASSERT_TRUE(bed.RunUntil([&] { return tls.got_close_notify && client.PeerFin(); }, 30 * kSec)) << Describe(bed);
+  client.close_after_send = true;
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.Quiet(); }, 60 * kSec)) << Describe(bed);
+  EXPECT_FALSE(client.Reset() || backend.Reset());
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakes), 1u);
+  EXPECT_EQ(bed.Counted(Counter::kTlsCloseNotifies), 1u);
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakeFailures) + bed.Counted(Counter::kTlsSessionFailures), 0u);
+  EXPECT_EQ(bed.Counted(Counter::kBytesClientToBackend), up.size());
+  EXPECT_EQ(bed.Counted(Counter::kBytesBackendToClient), down.size());
+  EXPECT_EQ(bed.UnexpectedDrops(), "");
+}
+
+// A burst starts with records that fit one segment, then grows to full records.
+TEST(TlsProxy, SmallRecordsAtBurstStartThenFull) {
+  ProxyBed bed(TlsBed());
+  SslClient tls("www.example.com");
+  Conn& client = bed.Connect(kPortTls);
+  tls.Attach(client);
+  tls.plain_out = {'G', 'E', 'T'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 3; }))
+      << Describe(bed);
+  const size_t handshake_bytes = client.in.size();
+  bed.LastBackendConn()->out = PatternBytes(3, 256 * kKiB);
+  ASSERT_TRUE(bed.RunUntil([&] { return tls.plain_in.size() == 256 * kKiB; }, 60 * kSec)) << Describe(bed);
+  const std::vector<uint8_t> app(client.in.begin() + std::ptrdiff_t(handshake_bytes), client.in.end());
+  const std::vector<size_t> lens = RecordLengths(app);
+  ASSERT_GT(lens.size(), 10u);
+  // Which records are small depends on ACK timing; the first always is, and the bulk
+  // of the stream goes in full records.
+  EXPECT_LE(lens.front(), client.rec.snd_mss_bytes);
+  size_t full = 0;
+  std::string all;
+  for (size_t n : lens) {
+    full += n == 16384 + 17 ? 1 : 0;
+    all += std::to_string(n) + " ";
+  }
+  SCOPED_TRACE(all);
+  EXPECT_GE(full, 10u);
+}
+
+TEST(TlsProxy, SniRoutesToAnotherPool) {
+  ProxyBed bed(TlsBed());
+  SslClient tls("api.example.com");
+  Conn& client = bed.Connect(kPortTls);
+  tls.Attach(client);
+  tls.plain_out = {'h', 'i'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 2; }))
+      << Describe(bed);
+  EXPECT_EQ(bed.LastBackendConn()->backend, 2);
+  EXPECT_EQ(tls.error, 0);
+}
+
+TEST(TlsProxy, AlpnRoutesToAnotherPool) {
+  ProxyBed bed(TlsBed());
+  // Pool 1 (least connections) starts with backend 0 too; occupy it first so the pick
+  // tells the pools apart: a session on pool 0 makes pool 1's least-loaded choice differ.
+  SslClient tls("www.example.com", "h2");
+  Conn& client = bed.Connect(kPortTls);
+  tls.Attach(client);
+  tls.plain_out = {'h', '2'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 2; }))
+      << Describe(bed);
+  EXPECT_EQ(tls.Alpn(), "h2");
+  EXPECT_EQ(bed.PoolActive(1, bed.LastBackendConn()->backend), 1u);
+  EXPECT_EQ(bed.PoolActive(0, bed.LastBackendConn()->backend), 0u);
+}
+
+// Not TLS at all: an alert, our FIN, no backend connection.
+TEST(TlsProxy, PlainHttpGetsAnAlertAndNoBackend) {
+  ProxyBed bed(TlsBed());
+  Conn& client = bed.Connect(kPortTls);
+  const std::string get = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+  client.out.assign(get.begin(), get.end());
+  ASSERT_TRUE(bed.RunUntil([&] { return client.PeerFin(); }, 10 * kSec)) << Describe(bed);
+  ASSERT_GE(client.in.size(), 7u);
+  EXPECT_EQ(client.in[0], 21);  // an alert record
+  EXPECT_EQ(client.in[5], 2);   // fatal
+  EXPECT_EQ(bed.BackendConns().size(), 0u);
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakeFailures), 1u);
+  client.close_after_send = true;
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.Quiet(); }, 30 * kSec)) << Describe(bed);
+}
+
+// A client that connects and says nothing is reset when the handshake time is up.
+TEST(TlsProxy, SilentClientTimesOut) {
+  ProxyBed bed(TlsBed());
+  Conn& client = bed.Connect(kPortTls);
+  ASSERT_TRUE(bed.RunUntil([&] { return client.Connected(); })) << Describe(bed);
+  bed.RunFor(1500 * kMs);
+  EXPECT_FALSE(client.Reset());
+  ASSERT_TRUE(bed.RunUntil([&] { return client.Reset(); }, 2 * kSec)) << Describe(bed);
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakeTimeouts), 1u);
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.Engine().ActiveSessions() == 0; }, 5 * kSec)) << Describe(bed);
+}
+
+// The client leaves (FIN) half way through its ClientHello: we close too, no backend.
+TEST(TlsProxy, ClientFinDuringHandshake) {
+  ProxyBed bed(TlsBed());
+  Conn& client = bed.Connect(kPortTls);
+  client.SendAndClose({22, 3, 1, 0, 200, 1, 0});  // a record header promising 200 bytes
+  ASSERT_TRUE(bed.RunUntil([&] { return client.Finished() && bed.Engine().ActiveSessions() == 0; }, 30 * kSec))
+      << Describe(bed);
+  EXPECT_EQ(bed.BackendConns().size(), 0u);
+  EXPECT_FALSE(client.Reset());
+}
+
+// A bad certificate file: the listener is left out and the error names the config line.
+TEST(TlsProxy, BadCertificateFileIsReported) {
+  BedOptions o;
+  o.edit_config = [](ConfigSnapshot& c) {
+    c.source = "t.toml";
+    ListenerConfig l{"https", IpAddr::V4(kVip), kPortTls, ListenerMode::kTls, 0, false};
+    l.tls.certificates.push_back({"/nonexistent/cert.pem", SiteCert().key_file, 7});
+    c.listeners.push_back(l);
+  };
+  ProxyBed bed(o);
+  ASSERT_EQ(bed.tls_errors.size(), 1u);
+  EXPECT_EQ(bed.tls_errors[0].rfind("t.toml:7: listener[3].tls.certificates[0]: ", 0), 0u) << bed.tls_errors[0];
+}
+
+// Many sessions over a lossy, reordering client link: every byte arrives once, in order.
+TEST(TlsProxy, LossySoak) {
+  for (uint64_t seed = 1; seed <= 4; ++seed) {
+    BedOptions o = TlsBed();
+    o.seed = seed;
+    o.front.loss = 0.02;
+    o.front.delay_us = 2000;
+    o.front.jitter_us = 1000;
+    ProxyBed bed(o);
+    constexpr int kClients = 4;
+    std::vector<std::unique_ptr<SslClient>> tls;
+    std::vector<Conn*> clients;
+    bed.on_backend_accept = [](Conn& c) {
+      // Echo: the backend sends back everything it gets.
+      c.app = [](Conn& self) {
+        if (self.in.size() > self.out.size()) self.out.insert(self.out.end(), self.in.begin() + std::ptrdiff_t(self.out.size()), self.in.end());
+      };
+    };
+    for (int i = 0; i < kClients; ++i) {
+      tls.push_back(std::make_unique<SslClient>("www.example.com"));
+      clients.push_back(&bed.Connect(kPortTls));
+      tls.back()->Attach(*clients.back());
+      tls.back()->plain_out = PatternBytes(uint32_t(10 + i), 128 * kKiB);
+    }
+    ASSERT_TRUE(bed.RunUntil([&] {
+      for (auto& t : tls)
+        if (t->plain_in.size() < t->plain_out.size()) return false;
+      return true;
+    }, 120 * kSec)) << "seed " << seed << "\n" << Describe(bed);
+    for (auto& t : tls) {
+      EXPECT_EQ(t->plain_in, t->plain_out) << "seed " << seed;
+      EXPECT_EQ(t->error, 0);
+    }
+    EXPECT_EQ(bed.Counted(Counter::kTlsHandshakes), uint64_t(kClients));
+  }
+}
+
+}  // namespace
+}  // namespace baton::dp::proxytest
