@@ -3,6 +3,7 @@
 # Each writes its report and CSV to bench/results/ and prints the report.
 #   bench/run.sh [BUILD_DIR]
 # TLS_CORE_BENCH_ARGS: extra options for tls_core_bench (e.g. "--seconds 2 --core 1").
+# DP_TLS_BENCH_ARGS: extra options for dp_tls_bench (e.g. "--seconds 5 --conns 16 --core 1").
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${1:-build}"
@@ -23,7 +24,7 @@ run_tls_core() {
   out="${ROOT}/bench/results/tls_core-${stamp}-${commit}"
   tmp=$(mktemp)
   # shellcheck disable=SC2086  # TLS_CORE_BENCH_ARGS is a list of options
-  if ! timeout 300 "${bin}" --commit "${commit}" ${TLS_CORE_BENCH_ARGS:-} >"${tmp}"; then
+  if ! timeout 120 "${bin}" --commit "${commit}" ${TLS_CORE_BENCH_ARGS:-} >"${tmp}"; then
     rm -f "${tmp}"
     return 1
   fi
@@ -36,9 +37,40 @@ run_tls_core() {
 echo "== bench/tls_core_bench"
 run_tls_core || { echo "bench: tls_core_bench failed" >&2; failed=1; }
 
-benches=(bench/l4_compare.sh)
+# The TLS data plane on one core, in memory (bench/dp_tls_bench.cc): ProxyEngine with a
+# TLS listener between our own TLS clients and TCP backends, under a minute, no testbed.
+# Writes bench/results/dp_tls-YYYYmmdd-HHMMSS-<commit>.{md,csv}.
+run_dp_tls() {
+  local bin="${BUILD}/bench/dp_tls_bench" commit stamp out tmp
+  [[ -x ${bin} ]] || { echo "bench: no ${bin} (build first)" >&2; return 1; }
+  commit=$(git -C "${ROOT}" rev-parse --short HEAD 2>/dev/null || echo unknown)
+  [[ -n $(git -C "${ROOT}" status --porcelain 2>/dev/null) ]] && commit="${commit}-dirty"
+  stamp=$(date +%Y%m%d-%H%M%S)
+  mkdir -p "${ROOT}/bench/results"
+  out="${ROOT}/bench/results/dp_tls-${stamp}-${commit}"
+  tmp=$(mktemp)
+  # shellcheck disable=SC2086  # DP_TLS_BENCH_ARGS is a list of options
+  if ! timeout 120 "${bin}" --commit "${commit}" ${DP_TLS_BENCH_ARGS:-} >"${tmp}"; then
+    rm -f "${tmp}"
+    return 1
+  fi
+  grep -Ev '^(bench|dp_tls),' "${tmp}" >"${out}.md"
+  grep -E '^(bench|dp_tls),' "${tmp}" >"${out}.csv"
+  rm -f "${tmp}"
+  cat "${out}.md"
+  echo "(written to ${out}.md and .csv)"
+}
+echo "== bench/dp_tls_bench"
+run_dp_tls || { echo "bench: dp_tls_bench failed" >&2; failed=1; }
+
+# Testbed comparisons, each with its own time limit so that `make bench` stays under
+# 15 min in all (tls_core 120 + dp_tls 120 + 210 + 450 s at most): l4_compare (1 GiB over L4, baton vs HAProxy,
+# 3 rounds: ~2-3 min), tls_compare (TLS 1.3 termination, baton vs HAProxy vs NGINX,
+# 3 rounds: ~5-6 min). docs/BENCH.md says what they measure.
+benches=(bench/l4_compare.sh bench/tls_compare.sh)
+declare -A limit=([bench/l4_compare.sh]=210 [bench/tls_compare.sh]=450)
 for b in "${benches[@]}"; do
   echo "== ${b}"
-  timeout 1800 "${b}" --build "${BUILD}" || { echo "bench: ${b} failed" >&2; failed=1; }
+  timeout "${limit[${b}]:-600}" "${b}" --build "${BUILD}" || { echo "bench: ${b} failed" >&2; failed=1; }
 done
 exit "${failed}"

@@ -1,7 +1,10 @@
 #include "controlplane/api.h"
 
+#include <algorithm>
 #include <array>
 #include <exception>
+#include <span>
+#include <stdexcept>
 
 #include "controlplane/stats_report.h"
 
@@ -38,19 +41,91 @@ json RoleNames(uint8_t roles) {
   return out;
 }
 
+// Arguments of the "backend" command, checked against the config: every refusal names
+// what was wrong and what would be right.
+json ChangeBackendCommand(const ApiSources& s, const json& req) {
+  if (s.config == nullptr || !s.change_backend) throw std::runtime_error("this baton cannot change backends");
+  const dp::ConfigSnapshot& c = *s.config;
+  auto text = [&](const char* key) -> const std::string* {
+    const auto it = req.find(key);
+    return it != req.end() && it->is_string() ? &it->get_ref<const std::string&>() : nullptr;
+  };
+  const std::string* pool_name = text("pool");
+  const std::string* address = text("backend");
+  const std::string* action = text("action");
+  if (pool_name == nullptr) throw std::invalid_argument("\"pool\" (a string, the pool's name) is missing");
+  if (address == nullptr) throw std::invalid_argument("\"backend\" (a string, ADDRESS:PORT) is missing");
+  if (action == nullptr)
+    throw std::invalid_argument("\"action\" (a string: enable, disable, drain or weight) is missing");
+  size_t pool = c.pools.size();
+  std::string pools;
+  for (size_t i = 0; i < c.pools.size(); ++i) {
+    if (c.pools[i].name == *pool_name) pool = i;
+    pools += (pools.empty() ? "" : ", ") + c.pools[i].name;
+  }
+  if (pool == c.pools.size())
+    throw std::invalid_argument("unknown pool \"" + pool_name->substr(0, 64) + "\" (pools: " + pools + ")");
+  size_t backend = c.pools[pool].backends.size();
+  std::string backends;
+  for (size_t i = 0; i < c.pools[pool].backends.size(); ++i) {
+    const dp::BackendConfig& b = c.pools[pool].backends[i];
+    const std::string name = b.address.ToString() + ":" + std::to_string(b.port);
+    if (name == *address) backend = i;
+    backends += (backends.empty() ? "" : ", ") + name;
+  }
+  if (backend == c.pools[pool].backends.size())
+    throw std::invalid_argument("pool \"" + *pool_name + "\" has no backend \"" + address->substr(0, 64) +
+                                "\" (backends: " + backends + ")");
+  dp::BackendChange change{uint16_t(pool), uint16_t(backend), std::nullopt, std::nullopt};
+  const auto weight = req.find("weight");
+  if (*action == "weight") {
+    const std::string range = "0.." + std::to_string(dp::kMaxBackendWeight);
+    if (weight == req.end()) throw std::invalid_argument("\"weight\" (an integer " + range + ") is missing");
+    if (!weight->is_number_integer() || weight->get<int64_t>() < 0 ||
+        weight->get<int64_t>() > int64_t(dp::kMaxBackendWeight))
+      throw std::invalid_argument("\"weight\" must be an integer " + range + ", got " + weight->dump());
+    change.weight = weight->get<uint16_t>();
+  } else {
+    if (weight != req.end()) throw std::invalid_argument("\"weight\" goes only with \"action\":\"weight\"");
+    if (*action == "enable") {
+      change.admin = dp::BackendAdmin::kEnabled;
+    } else if (*action == "disable") {
+      change.admin = dp::BackendAdmin::kDisabled;
+    } else if (*action == "drain") {
+      change.admin = dp::BackendAdmin::kDraining;
+    } else {
+      throw std::invalid_argument("unknown action \"" + action->substr(0, 64) +
+                                  "\" (expected enable, disable, drain or weight)");
+    }
+  }
+  if (const std::string err = s.change_backend(change); !err.empty()) throw std::runtime_error(err);
+  // The backend as the data plane now reports it (admin state, weight, sessions left).
+  const std::string name = c.pools[pool].backends[backend].address.ToString() + ":" +
+                           std::to_string(c.pools[pool].backends[backend].port);
+  for (const json& b : BackendsToJson(s.stats()))
+    if (b.value("pool", "") == *pool_name && b.value("address", "") == name) return b;
+  return json{{"pool", *pool_name}, {"address", name}};
+}
+
 struct Command {
   std::string_view name;
-  json (*run)(const ApiSources&);
+  json (*run)(const ApiSources&, const json& request);
+  std::span<const std::string_view> arguments;  // fields besides "command"
 };
 
-const std::array<Command, 7> kCommands = {{
-    {"stats", [](const ApiSources& s) { return StatsToJson(s.stats()); }},
-    {"stats.drops", [](const ApiSources& s) { return DropsToJson(s.stats()); }},
-    {"sessions", [](const ApiSources& s) { return SessionsToJson(s.stats()); }},
-    {"backends", [](const ApiSources& s) { return BackendsToJson(s.stats()); }},
-    {"ports", [](const ApiSources& s) { return PortsToJson(s.stats()); }},
-    {"version", [](const ApiSources& s) { return json{{"version", s.version}}; }},
-    {"config", [](const ApiSources& s) { return s.config ? ConfigToJson(*s.config) : json(nullptr); }},
+constexpr std::string_view kBackendArguments[] = {"pool", "backend", "action", "weight"};
+
+const std::array<Command, 8> kCommands = {{
+    {"stats", [](const ApiSources& s, const json&) { return StatsToJson(s.stats()); }, {}},
+    {"stats.drops", [](const ApiSources& s, const json&) { return DropsToJson(s.stats()); }, {}},
+    {"sessions", [](const ApiSources& s, const json&) { return SessionsToJson(s.stats()); }, {}},
+    {"backends", [](const ApiSources& s, const json&) { return BackendsToJson(s.stats()); }, {}},
+    {"ports", [](const ApiSources& s, const json&) { return PortsToJson(s.stats()); }, {}},
+    {"version", [](const ApiSources& s, const json&) { return json{{"version", s.version}}; }, {}},
+    {"config",
+     [](const ApiSources& s, const json&) { return s.config ? ConfigToJson(*s.config) : json(nullptr); },
+     {}},
+    {"backend", ChangeBackendCommand, kBackendArguments},
 }};
 
 }  // namespace
@@ -73,17 +148,24 @@ json DispatchApiRequest(std::string_view request, const ApiSources& sources) {
   if (!req.is_object()) return Error("malformed request: expected a JSON object {\"command\":\"NAME\"}");
   const auto cmd = req.find("command");
   if (cmd == req.end() || !cmd->is_string()) return Error("malformed request: \"command\" (a string) is missing");
-  for (const auto& [key, value] : req.items()) {
-    // No command takes arguments yet; a stray field is more likely a typo than intent.
-    if (key != "command") return Error("unknown field \"" + key + "\" (no command takes arguments yet)");
-  }
   const std::string& name = cmd->get_ref<const std::string&>();
   for (const Command& c : kCommands) {
     if (c.name != name) continue;
+    for (const auto& [key, value] : req.items()) {
+      // A stray field is more likely a typo than intent: refuse it rather than ignore it.
+      if (key == "command" || std::find(c.arguments.begin(), c.arguments.end(), key) != c.arguments.end())
+        continue;
+      std::string takes;
+      for (std::string_view a : c.arguments) takes += (takes.empty() ? "" : ", ") + std::string(a);
+      return Error("unknown field \"" + key.substr(0, 64) + "\" (command \"" + name + "\" takes " +
+                   (takes.empty() ? std::string("no arguments") : takes) + ")");
+    }
     try {
-      return Ok(c.run(sources));
+      return Ok(c.run(sources, req));
+    } catch (const std::invalid_argument& e) {
+      return Error(e.what());  // a refused argument: nothing changed
     } catch (const std::exception& e) {
-      return Error(std::string("internal error: ") + e.what());
+      return Error(std::string(c.name == "backend" ? "" : "internal error: ") + e.what());
     }
   }
   std::string known;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/api/config.h"
+#include "dataplane/api/control.h"
 #include "dataplane/api/stats.h"
 
 namespace baton::cp {
@@ -23,10 +24,14 @@ struct ApiSources {
   std::function<dp::StatsSnapshot()> stats;  // called only by commands that need counters
   const dp::ConfigSnapshot* config = nullptr;  // the loaded snapshot; outlives the server
   std::string version;
+  // Applies a checked backend change (dp::ChangeBackend in baton run); empty string on
+  // success, else why nothing changed. Unset: the API refuses every change.
+  std::function<std::string(const dp::BackendChange&)> change_backend;
 };
 
 // `request` is one line without its newline: {"command":"stats"}. Returns
-// {"ok":true,"result":...} or {"ok":false,"error":"..."}; never throws, changes nothing.
+// {"ok":true,"result":...} or {"ok":false,"error":"..."}; never throws. Only the
+// "backend" command changes anything, and a refused request changes nothing.
 nlohmann::json DispatchApiRequest(std::string_view request, const ApiSources& sources);
 
 // The command names, in the order docs/API.md lists them.

@@ -868,6 +868,37 @@ BackendDraft ReadBackend(Problems& problems, const Value& item, std::string path
   return b;
 }
 
+// [pool.health]: every key optional; the table's presence turns the checks on.
+void ReadHealth(Problems& problems, const Value& table, std::string path, dp::HealthConfig& h) {
+  TableReader t(problems, table, std::move(path));
+  h.enabled = true;
+  t.Int("interval_ms", {100, 3'600'000}, h.interval_ms);
+  if (t.Get("timeout_ms") != nullptr) {
+    // The interval only bounds the timeout when the interval itself is valid.
+    const uint32_t hi = std::min<uint32_t>(h.interval_ms, 60'000);
+    t.Int("timeout_ms", {10, hi, false, "", hi == h.interval_ms ? t.Path("interval_ms") : ""}, h.timeout_ms);
+  } else if (h.timeout_ms > h.interval_ms) {
+    h.timeout_ms = h.interval_ms;  // the default timeout never outlasts a short interval
+  }
+  t.Int("rise", {1, 100}, h.rise);
+  t.Int("fall", {1, 100}, h.fall);
+  if (const Value* v = t.Get("http_path"); v != nullptr) {
+    constexpr std::string_view kPathText =
+        "an absolute path like \"/healthz\" (1 to 256 printable ASCII characters, no spaces)";
+    const bool ok = v->is_string() && [&] {
+      const std::string& sv = v->as_string().str;
+      if (sv.empty() || sv.size() > 256 || sv[0] != '/') return false;
+      return std::all_of(sv.begin(), sv.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+    }();
+    if (ok) {
+      h.http_path = v->as_string().str;
+    } else {
+      t.Bad(*v, "http_path", kPathText);
+    }
+  }
+  t.Finish();
+}
+
 PoolDraft ReadPool(TableReader& t, Problems& problems, std::string path) {
   PoolDraft p;
   p.path = std::move(path);
@@ -887,6 +918,13 @@ PoolDraft ReadPool(TableReader& t, Problems& problems, std::string path) {
     for (size_t i = 0; i < items.size(); ++i)
       p.backends.push_back(
           ReadBackend(problems, items[i], t.Path("backends") + "[" + std::to_string(i) + "]"));
+  }
+  if (const Value* h = t.Get("health"); h != nullptr) {
+    if (!h->is_table()) {
+      t.Bad(*h, "health", "a [pool.health] table");
+    } else {
+      ReadHealth(problems, *h, t.Path("health"), p.config.health);
+    }
   }
   t.Finish();
   return p;
@@ -992,8 +1030,10 @@ void ReadTls(TableReader& t, Problems& problems, const std::string& origin, List
       TableReader ct(problems, items[i], path);
       dp::TlsCertificateConfig cert;
       cert.line = ct.line();
-      const bool ok = ReadPathString(ct, "cert", "the path of a PEM certificate chain", cert.cert_file) &
-                      ReadPathString(ct, "key", "the path of a PEM private key", cert.key_file);
+      // Both keys are read (and reported) even when the first is bad.
+      const bool cert_ok = ReadPathString(ct, "cert", "the path of a PEM certificate chain", cert.cert_file);
+      const bool key_ok = ReadPathString(ct, "key", "the path of a PEM private key", cert.key_file);
+      const bool ok = cert_ok && key_ok;
       ct.Finish();
       if (!ok) continue;
       cert.cert_file = NextToConfig(origin, cert.cert_file);

@@ -45,6 +45,18 @@ class Fd {
 
 std::string U(const json& j, const char* key) { return std::to_string(j.value(key, uint64_t{0})); }
 
+// "enabled, weight 1, up" / "draining, 3 sessions remain, weight 1, down (health checks)".
+std::string BackendState(const json& b) {
+  std::string s = b.value("admin", "enabled");
+  if (s == "draining") {
+    const uint64_t left = b.value("active_sessions", uint64_t{0});
+    s += left == 0 ? ", no sessions remain" : ", " + std::to_string(left) + " session(s) remain";
+  }
+  s += ", weight " + U(b, "weight") + ", " + (b.value("up", true) ? "up" : "down");
+  if (b.value("health_checked", false)) s += " (health checks, " + U(b, "health_transitions") + " transitions)";
+  return s;
+}
+
 }  // namespace
 
 const std::vector<CtlCommand>& CtlCommands() {
@@ -56,6 +68,8 @@ const std::vector<CtlCommand>& CtlCommands() {
       {"ports", "ports", "ports and their NIC counters"},
       {"config", "config", "the loaded config: ports, pools, listeners"},
       {"version", "version", "the running baton's version"},
+      {"backend", "backend",
+       "change a backend: backend POOL ADDRESS:PORT enable|disable|drain, or backend POOL ADDRESS:PORT weight N"},
   };
   return commands;
 }
@@ -127,8 +141,10 @@ std::string FormatCtlResult(const std::string& command, const json& r) {
     for (const json& b : r) {
       o << "backend " << b.value("pool", "") << " " << b.value("address", "") << ": sessions "
         << U(b, "sessions_started") << " (active " << U(b, "active_sessions") << "), connect failures "
-        << U(b, "connect_failures") << "\n";
+        << U(b, "connect_failures") << "; " << BackendState(b) << "\n";
     }
+  } else if (command == "backend") {
+    o << "backend " << r.value("pool", "") << " " << r.value("address", "") << ": " << BackendState(r) << "\n";
   } else if (command == "drops") {
     const json drops = r.value("drops", json::object()), tcp = r.value("tcp_drops", json::object());
     if (drops.empty() && tcp.empty()) o << "no drops\n";
@@ -142,8 +158,35 @@ std::string FormatCtlResult(const std::string& command, const json& r) {
   return o.str();
 }
 
-int RunCtl(const std::string& socket_path, const std::string& command, bool as_json, std::ostream& out,
-           std::ostream& err) {
+std::string CtlRequest(const CtlCommand& command, const std::vector<std::string>& args, std::string& error) {
+  json req{{"command", command.api_command}};
+  if (command.name != "backend") {
+    if (!args.empty()) {
+      error = command.name + " takes no arguments";
+      return "";
+    }
+    return req.dump();
+  }
+  const bool weight = args.size() == 4 && args[2] == "weight";
+  if (!(args.size() == 3 && args[2] != "weight") && !weight) {
+    error = "usage: baton ctl backend POOL ADDRESS:PORT enable|disable|drain, or ... weight N";
+    return "";
+  }
+  req["pool"] = args[0];
+  req["backend"] = args[1];
+  req["action"] = args[2];
+  if (weight) {
+    // A number goes as a JSON number; anything else as text, which baton refuses with
+    // its own message (one place says what a weight may be).
+    const std::string& n = args[3];
+    const bool digits = !n.empty() && n.size() <= 9 && n.find_first_not_of("0123456789") == std::string::npos;
+    req["weight"] = digits ? json(std::stoll(n)) : json(n);
+  }
+  return req.dump();
+}
+
+int RunCtl(const std::string& socket_path, const std::string& command, const std::vector<std::string>& args,
+           bool as_json, std::ostream& out, std::ostream& err) {
   const CtlCommand* cmd = nullptr;
   for (const CtlCommand& c : CtlCommands())
     if (c.name == command) cmd = &c;
@@ -153,7 +196,12 @@ int RunCtl(const std::string& socket_path, const std::string& command, bool as_j
   }
   json answer;
   std::string error;
-  if (const int rc = CtlCall(socket_path, json{{"command", cmd->api_command}}.dump(), answer, error); rc != kCtlOk) {
+  const std::string request = CtlRequest(*cmd, args, error);
+  if (request.empty()) {
+    err << "baton ctl: " << error << "\n";
+    return kCtlCannotConnect;
+  }
+  if (const int rc = CtlCall(socket_path, request, answer, error); rc != kCtlOk) {
     err << "baton ctl: " << error << "\n";
     return rc;
   }

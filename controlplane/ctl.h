@@ -29,9 +29,14 @@ const std::vector<CtlCommand>& CtlCommands();
 // `answer` parsed, else kCtlCannotConnect with `error` saying why.
 int CtlCall(const std::string& socket_path, const std::string& request, nlohmann::json& answer, std::string& error);
 
-// Runs `baton ctl COMMAND`: asks, prints, returns the exit code.
-int RunCtl(const std::string& socket_path, const std::string& command, bool json, std::ostream& out,
-           std::ostream& err);
+// The request line for `baton ctl COMMAND ARGS...`, or "" with `error` set (a usage
+// error: wrong number of arguments). `backend POOL ADDRESS:PORT enable|disable|drain`
+// and `backend POOL ADDRESS:PORT weight N` take arguments; the other commands none.
+std::string CtlRequest(const CtlCommand& command, const std::vector<std::string>& args, std::string& error);
+
+// Runs `baton ctl COMMAND [ARGS...]`: asks, prints, returns the exit code.
+int RunCtl(const std::string& socket_path, const std::string& command, const std::vector<std::string>& args,
+           bool json, std::ostream& out, std::ostream& err);
 
 // The human-readable forms, one per command (pure; tested).
 std::string FormatCtlResult(const std::string& command, const nlohmann::json& result);

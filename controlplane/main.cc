@@ -90,7 +90,10 @@ int Run(const RunArgs& args) {
 
   // The API socket and the metrics port come first: a clash is reported before the
   // data plane takes the NICs. Both are served from the loop below, on this lcore.
-  baton::cp::ApiServer api(baton::cp::ApiSources{[] { return baton::dp::SnapshotStats(); }, &config, BATON_VERSION});
+  baton::cp::ApiServer api(baton::cp::ApiSources{[] { return baton::dp::SnapshotStats(); }, &config, BATON_VERSION,
+                                                 [](const baton::dp::BackendChange& change) {
+                                                   return baton::dp::ChangeBackend(change);
+                                                 }});
   const std::string api_path = args.api_socket.empty() ? baton::cp::DefaultApiSocketPath(args.name) : args.api_socket;
   if (const std::string err = api.Listen(api_path); !err.empty()) {
     std::cerr << "baton: API socket: " << err << std::endl;
@@ -189,6 +192,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   std::string ctl_socket, ctl_name = "baton", ctl_command;
+  std::vector<std::string> ctl_args;
   bool ctl_json = false;
   CLI::App* ctl = app.add_subcommand("ctl", "ask a running baton: baton ctl [--socket PATH] COMMAND [--json]");
   ctl->add_option("--socket", ctl_socket, "API socket (default /run/baton/NAME.sock)");
@@ -201,6 +205,7 @@ int main(int argc, char** argv) {
     ctl_help += "\n  " + c.name + ": " + c.help;
   }
   ctl->add_option("command", ctl_command, ctl_help)->required()->check(CLI::IsMember(ctl_names));
+  ctl->add_option("args", ctl_args, "the command's arguments (backend POOL ADDRESS:PORT ACTION [N])");
   ctl->footer("exit status: 0 ok, 1 baton answered with an error, 2 usage error or cannot connect");
 
   std::string check_path;
@@ -221,7 +226,7 @@ int main(int argc, char** argv) {
   if (check->parsed()) return CheckConfig(check_path);
   if (ctl->parsed()) {
     return baton::cp::RunCtl(ctl_socket.empty() ? baton::cp::DefaultApiSocketPath(ctl_name) : ctl_socket,
-                             ctl_command, ctl_json, std::cout, std::cerr);
+                             ctl_command, ctl_args, ctl_json, std::cout, std::cerr);
   }
   run_args.eal = std::move(eal);
   return Run(run_args);

@@ -5,6 +5,8 @@
 #include <initializer_list>
 #include <utility>
 
+#include "dataplane/api/config.h"
+
 namespace baton::cp {
 namespace {
 
@@ -39,6 +41,8 @@ constexpr std::array<CounterFamily, dp::Idx(dp::Counter::kCount)> kCounterFamili
     {"baton_bytes_client_to_backend_total", "Payload bytes proxied from clients to backends."},
     {"baton_bytes_backend_to_client_total", "Payload bytes proxied from backends to clients."},
     {"baton_tls_handshakes_total", "TLS handshakes completed."},
+    {"baton_tls_resumed_total", "TLS handshakes that resumed a session."},
+    {"baton_tls12_handshakes_total", "TLS handshakes that negotiated TLS 1.2."},
     {"baton_tls_handshake_failures_total", "TLS handshakes ended by a fatal alert."},
     {"baton_tls_handshake_timeouts_total", "TLS handshakes the client did not finish in time."},
     {"baton_tls_session_failures_total", "TLS sessions ended by a fatal alert after the handshake."},
@@ -196,6 +200,25 @@ std::string MetricsText(const dp::StatsSnapshot& stats, std::string_view version
   for (const dp::BackendStats& b : stats.backends)
     page.Sample("baton_backend_connect_failures_total", {{"pool", b.pool}, {"backend", b.address}},
                 b.connect_failures);
+  page.Family("baton_backend_up", "gauge",
+              "1 when the backend is healthy: its health checks pass (or it has none) and passive marking "
+              "has not marked it down.");
+  for (const dp::BackendStats& b : stats.backends)
+    page.Sample("baton_backend_up", {{"pool", b.pool}, {"backend", b.address}}, b.up ? 1 : 0);
+  page.Family("baton_backend_health_transitions_total", "counter",
+              "Health changes of the backend, up to down and down to up.");
+  for (const dp::BackendStats& b : stats.backends)
+    page.Sample("baton_backend_health_transitions_total", {{"pool", b.pool}, {"backend", b.address}},
+                b.health_transitions);
+  page.Family("baton_backend_admin_state", "gauge",
+              "1 for the backend's administrative state (enabled, disabled, draining), 0 for the others.");
+  for (const dp::BackendStats& b : stats.backends)
+    for (const char* state : dp::kBackendAdminKey)
+      page.Sample("baton_backend_admin_state", {{"pool", b.pool}, {"backend", b.address}, {"state", state}},
+                  b.admin == state ? 1 : 0);
+  page.Family("baton_backend_weight", "gauge", "The backend's current weight (0: no new sessions).");
+  for (const dp::BackendStats& b : stats.backends)
+    page.Sample("baton_backend_weight", {{"pool", b.pool}, {"backend", b.address}}, b.weight);
   return page.Take();
 }
 

@@ -33,7 +33,12 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
                                {"address", b.address},
                                {"sessions_started", b.sessions_started},
                                {"active_sessions", b.active_sessions},
-                               {"connect_failures", b.connect_failures}});
+                               {"connect_failures", b.connect_failures},
+                               {"admin", b.admin},
+                               {"weight", b.weight},
+                               {"up", b.up},
+                               {"health_checked", b.health_checked},
+                               {"health_transitions", b.health_transitions}});
   }
   out["queues"] = json::array();
   for (const dp::QueueStats& q : stats.queues) {
@@ -112,8 +117,18 @@ dp::StatsSnapshot StatsFromJson(const nlohmann::json& j) {
     s.ports.push_back(std::move(ps));
   }
   for (const json& b : j.value("backends", empty_array)) {
-    s.backends.push_back({b.value("pool", ""), b.value("address", ""), u64(b, "sessions_started"),
-                          u64(b, "active_sessions"), u64(b, "connect_failures")});
+    dp::BackendStats bs;
+    bs.pool = b.value("pool", "");
+    bs.address = b.value("address", "");
+    bs.sessions_started = u64(b, "sessions_started");
+    bs.active_sessions = u64(b, "active_sessions");
+    bs.connect_failures = u64(b, "connect_failures");
+    bs.admin = b.value("admin", "enabled");
+    bs.weight = b.value("weight", uint16_t{1});
+    bs.up = b.value("up", true);
+    bs.health_checked = b.value("health_checked", false);
+    bs.health_transitions = u64(b, "health_transitions");
+    s.backends.push_back(std::move(bs));
   }
   for (const json& q : j.value("queues", empty_array)) {
     s.queues.push_back({q.value("port", uint16_t{0}), q.value("queue", uint16_t{0}), u64(q, "rx_packets"),
@@ -149,7 +164,8 @@ std::string StatsReport(const dp::StatsSnapshot& stats) {
   }
   for (const dp::BackendStats& b : stats.backends) {
     o << "backend " << b.pool << " " << b.address << ": sessions " << b.sessions_started << " (active "
-      << b.active_sessions << "), connect failures " << b.connect_failures << "\n";
+      << b.active_sessions << "), connect failures " << b.connect_failures << ", " << b.admin << ", weight "
+      << b.weight << ", " << (b.up ? "up" : "down") << "\n";
   }
   for (const dp::LcoreStats& l : stats.lcores) {
     o << "worker " << l.worker << " (lcore " << l.lcore << "): rx " << l.rx_packets << ", tx " << l.tx_packets

@@ -8,6 +8,7 @@
 #include <rte_ring.h>
 #include <sys/random.h>
 
+#include <algorithm>
 #include <atomic>
 #include <memory>
 #include <string>
@@ -30,6 +31,10 @@ struct Dataplane {
   std::vector<std::unique_ptr<Worker>> workers;
   TlsListeners tls;  // certificates of the TLS listeners, shared by the workers
   bool launched = false;
+  // Backend admin state: the workers' one publish point, and the snapshots that may
+  // still be read (the current one last). Main lcore only, except `admin` (atomic).
+  std::atomic<const AdminSnapshot*> admin{nullptr};
+  std::vector<std::unique_ptr<AdminSnapshot>> admin_snapshots;
 };
 
 Dataplane& Dp() {
@@ -64,7 +69,43 @@ int WorkerMain(void* arg) {
   return 0;
 }
 
+// Publishes `next` (generation one past the current) and frees the snapshots every
+// worker has moved past. Main lcore only.
+void PublishAdmin(std::unique_ptr<AdminSnapshot> next) {
+  Dataplane& dp = Dp();
+  const AdminSnapshot* raw = next.get();
+  dp.admin_snapshots.push_back(std::move(next));
+  // Pairs with the acquire load in Worker::ApplyAdmin(): the contents come first.
+  dp.admin.store(raw, std::memory_order_release);
+  uint64_t oldest_in_use = raw->generation;
+  for (const auto& w : dp.workers)
+    oldest_in_use = std::min(oldest_in_use, w->published().admin_generation.load(std::memory_order_acquire));
+  // A worker that applied generation G may still hold a pointer to G while it checks
+  // for a newer one, so G is freed only when every worker is past it.
+  std::erase_if(dp.admin_snapshots, [&](const std::unique_ptr<AdminSnapshot>& a) {
+    return a.get() != raw && a->generation < oldest_in_use;
+  });
+}
+
 }  // namespace
+
+std::string ChangeBackend(const BackendChange& change) {
+  Dataplane& dp = Dp();
+  if (dp.admin_snapshots.empty()) return "the data plane is not running";
+  const AdminSnapshot& cur = *dp.admin_snapshots.back();
+  if (change.pool >= cur.pools.size()) return "no pool #" + std::to_string(change.pool);
+  if (change.backend >= cur.pools[change.pool].size())
+    return "pool #" + std::to_string(change.pool) + " has no backend #" + std::to_string(change.backend);
+  if (change.weight && *change.weight > kMaxBackendWeight)
+    return "weight must be 0.." + std::to_string(kMaxBackendWeight);
+  auto next = std::make_unique<AdminSnapshot>(cur);
+  next->generation = cur.generation + 1;
+  BackendAdminState& b = next->pools[change.pool][change.backend];
+  if (change.admin) b.admin = *change.admin;
+  if (change.weight) b.weight = *change.weight;
+  PublishAdmin(std::move(next));
+  return "";
+}
 
 std::vector<std::string> CheckTls(const ConfigSnapshot& config) {
   std::vector<std::string> errors;
@@ -131,9 +172,18 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
     (void)Stop();
     return "cannot read random bytes for the TCP ISN key";
   }
+  {
+    auto first = std::make_unique<AdminSnapshot>();
+    first->generation = 1;
+    for (const PoolConfig& pool : config.pools) {
+      first->pools.emplace_back();
+      for (const BackendConfig& b : pool.backends) first->pools.back().push_back({BackendAdmin::kEnabled, b.weight});
+    }
+    PublishAdmin(std::move(first));
+  }
   for (uint16_t w = 0; w < config.dataplane.workers; ++w)
     dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes, isn_key,
-                                                      &dp.tls));
+                                                      &dp.tls, &dp.admin));
   dp.stop.store(false);
   for (auto& w : dp.workers) {
     if (int rc = rte_eal_remote_launch(WorkerMain, w.get(), w->lcore()); rc != 0) {
@@ -172,10 +222,21 @@ StatsSnapshot SnapshotStats() {
     }
     s.ports.push_back(std::move(ps));
   }
-  for (const PoolConfig& pool : dp.pools) {
-    for (const BackendConfig& b : pool.backends) {
+  const AdminSnapshot* admin = dp.admin_snapshots.empty() ? nullptr : dp.admin_snapshots.back().get();
+  for (size_t p = 0; p < dp.pools.size(); ++p) {
+    const PoolConfig& pool = dp.pools[p];
+    for (size_t i = 0; i < pool.backends.size(); ++i) {
       if (s.backends.size() == PublishedStats::kMaxBackendStats) break;
-      s.backends.push_back({pool.name, b.address.ToString() + ":" + std::to_string(b.port), 0, 0, 0});
+      const BackendConfig& b = pool.backends[i];
+      BackendStats bs;
+      bs.pool = pool.name;
+      bs.address = b.address.ToString() + ":" + std::to_string(b.port);
+      bs.weight = b.weight;
+      if (admin != nullptr && p < admin->pools.size() && i < admin->pools[p].size()) {
+        bs.admin = kBackendAdminKey[Idx(admin->pools[p][i].admin)];
+        bs.weight = admin->pools[p][i].weight;
+      }
+      s.backends.push_back(std::move(bs));
     }
   }
   for (const auto& w : dp.workers) {
@@ -227,6 +288,8 @@ StatsSnapshot Stop() {
     rte_ring_free(inbox.packets);
   }
   dp.inboxes.clear();
+  dp.admin.store(nullptr, std::memory_order_relaxed);  // no worker runs any more
+  dp.admin_snapshots.clear();
   for (PortRuntime& p : dp.ports) ClosePort(p);
   dp.ports.clear();
   rte_eal_cleanup();

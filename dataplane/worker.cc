@@ -52,13 +52,15 @@ void SetTxOffload(rte_mbuf* m, const TxMeta& tx) noexcept {
 
 Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
                std::span<const PortRuntime> ports, std::span<const WorkerInbox> inboxes,
-               const tcp::IsnKey& isn_key, const TlsListeners* tls)
+               const tcp::IsnKey& isn_key, const TlsListeners* tls,
+               const std::atomic<const AdminSnapshot*>* admin)
     : index_(index),
       lcore_(lcore),
       config_(config.dataplane),
       ports_(ports.begin(), ports.end()),
       inboxes_(inboxes.begin(), inboxes.end()),
-      l3_(config.arp, counters_) {
+      l3_(config.arp, counters_),
+      admin_(admin) {
   config_.burst = std::min<uint16_t>(config_.burst, kMaxBurst);
   uint16_t front = kMaxPorts, back = kMaxPorts;
   for (uint16_t i = 0; i < ports_.size(); ++i) {
@@ -93,6 +95,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     now_us = NowUs(hz);
     ++passes_;
+    ApplyAdmin();
     uint32_t work = DrainInbox(now_us);
     for (uint16_t p = 0; p < ports_.size(); ++p) work += PollPort(p, now_us);
     if (proxy_) proxy_->Flush(now_us, *this);
@@ -204,6 +207,28 @@ uint16_t Worker::DrainInbox(uint64_t now_us) {
                                                pkts.size(), nullptr);
   for (unsigned i = 0; i < k; ++i) HandleFrame(pkts[i]->port, pkts[i], now_us);
   return uint16_t(n + k);
+}
+
+void Worker::ApplyAdmin() {
+  if (admin_ == nullptr) return;
+  // Pairs with the release store in dataplane.cc's PublishAdmin(): the snapshot's
+  // contents are visible once its pointer is.
+  const AdminSnapshot* a = admin_->load(std::memory_order_acquire);
+  if (a == nullptr || a->generation == admin_generation_) [[likely]] return;
+  if (proxy_) {
+    std::vector<lb::Pool>& pools = proxy_->MutablePools();
+    for (size_t p = 0; p < pools.size() && p < a->pools.size(); ++p) {
+      for (uint16_t b = 0; b < pools[p].Size() && b < a->pools[p].size(); ++b) {
+        pools[p].SetAdmin(b, a->pools[p][b].admin);
+        // CONTROL-PATH EXCEPTION (on a worker): a weight change rebuilds a Maglev table
+        // in place (no allocation), a few ms for 65537 slots; weight changes are rare.
+        pools[p].SetWeight(b, a->pools[p][b].weight);
+      }
+    }
+  }
+  admin_generation_ = a->generation;
+  // After the last read of *a: dataplane.cc may free it once every worker is past it.
+  published_.admin_generation.store(a->generation, std::memory_order_release);
 }
 
 void Worker::Steer(uint16_t owner, uint16_t port, rte_mbuf* m) {

@@ -36,6 +36,20 @@ struct WorkerInbox {
   rte_ring* packets = nullptr;  // rte_mbuf*: TCP frames for sessions this worker owns
 };
 
+// Run-time state of one backend, as the operator set it (ChangeBackend in control.h).
+struct BackendAdminState {
+  BackendAdmin admin = BackendAdmin::kEnabled;
+  uint16_t weight = 1;
+};
+
+// The admin state of every backend of every pool (config order). Immutable once
+// published: dataplane.cc builds a new one per change and swaps one atomic pointer;
+// a worker that sees a new generation applies it to its pools at the start of a pass.
+struct AdminSnapshot {
+  uint64_t generation = 0;
+  std::vector<std::vector<BackendAdminState>> pools;
+};
+
 // Counters published by a worker for the main lcore: relaxed atomics, written by the
 // worker only, copied from its private counters once per timer tick and at exit.
 struct PublishedStats {
@@ -54,13 +68,17 @@ struct PublishedStats {
   };
   std::array<Backend, kMaxBackendStats> backends{};
   std::array<std::atomic<uint64_t>, tcp::TcpIdx(tcp::TcpDrop::kCount)> tcp_drops{};
+  // The AdminSnapshot generation this worker has applied and no longer reads. Release
+  // store after applying; dataplane.cc frees older snapshots (acquire load).
+  std::atomic<uint64_t> admin_generation{0};
 };
 
 class Worker final : private FrameSink {
  public:
   Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
          std::span<const PortRuntime> ports, std::span<const WorkerInbox> inboxes,
-         const tcp::IsnKey& isn_key, const TlsListeners* tls);
+         const tcp::IsnKey& isn_key, const TlsListeners* tls,
+         const std::atomic<const AdminSnapshot*>* admin = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -89,6 +107,8 @@ class Worker final : private FrameSink {
   void Steer(uint16_t owner, uint16_t port, rte_mbuf* m);
   void ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac);
   uint16_t DrainInbox(uint64_t now_us);
+  // Applies a newly published AdminSnapshot to the pools; once per pass, one load.
+  void ApplyAdmin();
   void Enqueue(uint16_t port, rte_mbuf* m);
   void Flush(uint16_t port);
   void FlushAll();
@@ -109,6 +129,8 @@ class Worker final : private FrameSink {
   DpCounters counters_;
   L3Stack l3_;
   std::unique_ptr<ProxyEngine> proxy_;  // null when the config has no listeners
+  const std::atomic<const AdminSnapshot*>* admin_;  // dataplane.cc's publish point; may be null
+  uint64_t admin_generation_ = 0;                    // the last snapshot applied
   std::array<TxBuffer, kMaxPorts> tx_{};
   std::array<QueueCounters, kMaxPorts> queue_counters_{};
   uint64_t passes_ = 0, busy_passes_ = 0, sleeps_ = 0, rx_packets_ = 0, tx_packets_ = 0;

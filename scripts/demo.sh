@@ -39,6 +39,25 @@ ip netns exec bt-client curl -sS -m 120 -o >(sha256sum | cut -d' ' -f1 >"${E2E_T
 sleep 0.5
 if [[ $(cat "${E2E_TMP}/got.sha") == "${want}" ]]; then echo "  sha256 matches the file on the backend"; else echo "  sha256 DIFFERS"; fi
 
+section "HTTPS through the VIP 198.18.100.10:443 (baton terminates TLS with its own TLS stack)"
+tlsdir=/var/tmp/baton-testbed-files/tls
+curl_tls=(ip netns exec bt-client curl -sS -m 20 --cacert "${tlsdir}/ca.pem" --resolve www.example.com:443:198.18.100.10)
+for v in 1.3 1.2; do
+  "${curl_tls[@]}" --tlsv"${v}" --tls-max "${v}" -o /dev/null \
+    -w "  TLS ${v}: HTTP %{http_code} from https://www.example.com/ (certificate verified against the testbed CA)\n" \
+    "https://www.example.com/" || echo "  TLS ${v}: failed"
+done
+"${curl_tls[@]}" -v -o /dev/null "https://www.example.com/" 2>&1 | grep -E "SSL connection using|ALPN: server accepted" | sed 's/^\* /  curl: /'
+"${curl_tls[@]}" -o >(sha256sum | cut -d' ' -f1 >"${E2E_TMP}/got-tls.sha") \
+  -w '  256 MiB download over TLS 1.3: %{size_download} bytes in %{time_total} s = %{speed_download} bytes/s\n' \
+  "https://www.example.com/files/256m.bin" || true
+sleep 0.5
+if [[ $(cat "${E2E_TMP}/got-tls.sha") == "${want}" ]]; then echo "  sha256 matches the file on the backend"; else echo "  sha256 DIFFERS"; fi
+h2=$(ip netns exec bt-client h2load -n 1000 -c 10 -m 10 "https://198.18.100.10/" 2>&1 || true)
+grep -E "^finished|Application protocol|^requests:" <<<"${h2}" | sed 's/^/  h2load: /'
+settle_stats
+echo "  box A: $(box_stat box-a '"TLS handshakes %d (TLS 1.2: %d, resumed: %d), handshake failures %d" % (s["counters"]["tls_handshakes"], s["counters"]["tls12_handshakes"], s["counters"]["tls_resumed"], s["counters"]["tls_handshake_failures"])')"
+
 section "neighbours: baton resolved its gateway 198.18.2.1 with its own ARP at start"
 settle_stats
 echo "  box A: $(box_stat box-a '"ARP requests sent %d, replies received %d, entries learned %d" % (s["counters"]["arp_requests_sent"], s["counters"]["arp_replies_received"], s["counters"]["arp_entries_learned"])')"

@@ -244,7 +244,9 @@ TlsStatus TlsAcceptor::Close(OutputSink& to_peer) noexcept {
 bool TlsAcceptor::connected() const noexcept {
   return tls13_ ? tls13_->connected() : tls12_ ? tls12_->connected() : false;
 }
-bool TlsAcceptor::resumed() const noexcept { return tls12_ ? tls12_->resumed() : false; }
+bool TlsAcceptor::resumed() const noexcept {
+  return tls13_ ? tls13_->resumed() : tls12_ ? tls12_->resumed() : false;
+}
 std::string_view TlsAcceptor::sni() const noexcept {
   return tls13_ ? tls13_->sni() : tls12_ ? tls12_->sni() : std::string_view();
 }

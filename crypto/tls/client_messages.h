@@ -50,7 +50,6 @@ inline constexpr uint16_t kExtOidFilters = 48;
 inline constexpr uint16_t kExtPostHandshakeAuth = 49;
 inline constexpr uint16_t kExtSignatureAlgorithmsCert = 50;
 
-inline constexpr size_t kHelloRandomBytes = 32;
 inline constexpr size_t kMaxLegacySessionIdBytes = 32;
 inline constexpr size_t kMaxChainCertificates = 16;
 

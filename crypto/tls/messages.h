@@ -14,6 +14,7 @@
 namespace baton::crypto::tls {
 
 inline constexpr size_t kHandshakeHeaderBytes = 4;
+inline constexpr size_t kHelloRandomBytes = 32;  // ClientHello/ServerHello.random
 inline constexpr uint16_t kTls12 = 0x0303;
 inline constexpr uint16_t kTls13 = 0x0304;
 

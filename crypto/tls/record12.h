@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include "crypto/aead.h"
+#include "crypto/tls/messages.h"
 #include "crypto/tls/record.h"
 #include "crypto/types.h"
 
@@ -51,7 +52,6 @@ constexpr size_t FixedIvBytes(AeadAlg a) noexcept {
 
 inline constexpr size_t kMasterSecretBytes = 48;  // RFC 5246 8.1
 inline constexpr size_t kVerifyDataBytes = 12;    // RFC 5246 7.4.9
-inline constexpr size_t kHelloRandomBytes = 32;
 using MasterSecret12 = std::array<uint8_t, kMasterSecretBytes>;
 
 // Opens a TLS 1.2 AEAD record in place. `record` is header + body, the body being

@@ -272,6 +272,9 @@ Step TlsServer::OnClientHello(ByteView msg, OutputSink& to_peer) noexcept {
   // no versions acceptable to the server, the server MUST abort the handshake with a
   // "protocol_version" alert."
   if (!ch.has_supported_versions || !ch.offers_tls13) return Alert::kProtocolVersion;
+  // RFC 8446 D.5: "Any endpoint receiving a Hello message with ClientHello.legacy_version
+  // ... set to 0x0300 MUST abort the handshake with a "protocol_version" alert."
+  if (ch.legacy_version <= 0x0300) return Alert::kProtocolVersion;
 
   // Cipher suite, server preference.
   SuiteParams params{};

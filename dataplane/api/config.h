@@ -3,6 +3,7 @@
 // the data plane copies what each worker needs at start.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -55,16 +56,41 @@ struct TcpSettings {
 
 enum class BalanceAlgorithm : uint8_t { kRoundRobin, kLeastConnections, kMaglev };
 
+// A backend's administrative state, set at run time (docs/API.md: `baton ctl backend`).
+// Every backend starts kEnabled. kDisabled and kDraining both take no new sessions and
+// let the existing ones finish; kDraining is the operator saying "I am waiting for
+// them to end" (the API shows how many remain).
+enum class BackendAdmin : uint8_t { kEnabled, kDisabled, kDraining, kCount };
+inline constexpr const char* kBackendAdminKey[] = {"enabled", "disabled", "draining"};
+static_assert(sizeof(kBackendAdminKey) / sizeof(kBackendAdminKey[0]) == size_t(BackendAdmin::kCount));
+inline constexpr uint16_t kMaxBackendWeight = 1000;
+
 struct BackendConfig {
   IpAddr address;                      // IPv4 for now; on the back port's subnet or via its gateway
   uint16_t port = 0;
   uint16_t weight = 1;                 // 0: configured but takes no new sessions
 };
 
+// Health checks of a pool's backends ([pool.health]), run by worker 0 on our own TCP
+// stack from the back port's address. A probe is a TCP connect (and, with http_path, an
+// HTTP/1.0 GET answered 2xx or 3xx) that must finish within timeout_ms; `fall` failed
+// probes in a row mark a backend down, `rise` good ones mark it up. `fall` connect
+// failures in a row of real sessions mark it down too (passive marking), until a probe
+// succeeds.
+struct HealthConfig {
+  bool enabled = false;                // the pool has a [pool.health] table
+  uint32_t interval_ms = 2000;         // between probes of one backend
+  uint32_t timeout_ms = 1000;          // per probe; at most interval_ms
+  uint8_t rise = 2;
+  uint8_t fall = 3;
+  std::string http_path;               // empty: a TCP connect is the whole check
+};
+
 struct PoolConfig {
   std::string name;                    // unique
   BalanceAlgorithm algorithm = BalanceAlgorithm::kRoundRobin;
   std::vector<BackendConfig> backends; // at least one
+  HealthConfig health;
 };
 
 enum class ListenerMode : uint8_t { kTcp, kTls };

@@ -2,6 +2,8 @@
 // start the data plane on a validated snapshot, read its counters, stop it.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +29,20 @@ struct StartOptions {
 // Safe to call from the main lcore while workers run; counters are read without
 // stopping anyone (each is written by one lcore; a read may be one burst stale).
 [[nodiscard]] StatsSnapshot SnapshotStats();
+
+// Run-time backend administration (docs/API.md, `baton ctl backend`). `pool` and
+// `backend` index the started config's pools and that pool's backends; unset fields
+// stay as they are. The data plane copies its current admin snapshot, applies the
+// change and publishes the copy by one atomic pointer swap; every worker picks it up at
+// the start of its next loop pass (no lock, nothing on the hot path but one load).
+// Empty string on success, else why nothing changed.
+struct BackendChange {
+  uint16_t pool = 0;
+  uint16_t backend = 0;
+  std::optional<BackendAdmin> admin;
+  std::optional<uint16_t> weight;  // 0..kMaxBackendWeight
+};
+[[nodiscard]] std::string ChangeBackend(const BackendChange& change);
 
 // Stops the workers, then the ports, and releases EAL memory. Idempotent. Returns the
 // final counters, taken after the workers stopped (so nothing is missing from them).

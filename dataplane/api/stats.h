@@ -137,6 +137,8 @@ enum class Counter : uint8_t {
   kBytesClientToBackend,  // TLS listeners: plaintext
   kBytesBackendToClient,
   kTlsHandshakes,        // TLS handshakes completed
+  kTlsResumed,           // of which resumed (PSK / session ticket / session id)
+  kTls12Handshakes,      // of which TLS 1.2
   kTlsHandshakeFailures, // a fatal alert sent or received before the handshake completed
   kTlsHandshakeTimeouts, // the client did not finish the handshake in time
   kTlsSessionFailures,   // a fatal alert sent or received after the handshake
@@ -150,7 +152,7 @@ inline constexpr std::array<std::string_view, Idx(Counter::kCount)> kCounterKey 
     "sessions_opened", "sessions_closed", "syn_cookies_sent", "syn_cookies_accepted", "resets_sent",
     "backend_connects", "backend_connect_failures", "backend_retries", "idle_timeouts",
     "steered_to_owner", "bytes_client_to_backend", "bytes_backend_to_client",
-    "tls_handshakes", "tls_handshake_failures", "tls_handshake_timeouts", "tls_session_failures",
+    "tls_handshakes", "tls_resumed", "tls12_handshakes", "tls_handshake_failures", "tls_handshake_timeouts", "tls_session_failures",
     "tls_close_notifies",
 };
 static_assert(!kCounterKey.back().empty(), "a Counter lacks its key");
@@ -196,6 +198,11 @@ struct BackendStats {
   uint64_t sessions_started = 0;
   uint64_t active_sessions = 0;
   uint64_t connect_failures = 0;
+  std::string admin = "enabled";  // kBackendAdminKey: enabled, disabled, draining
+  uint16_t weight = 1;            // the current weight (config, or changed at run time)
+  bool up = true;                 // health: false while checks or passive marking say down
+  bool health_checked = false;    // the pool has [pool.health]
+  uint64_t health_transitions = 0;  // up->down and down->up changes so far
 };
 
 struct StatsSnapshot {

@@ -75,6 +75,7 @@ PoolStatus Pool::Init(const PoolConfig& config, const PoolOptions& options) {
     info_.push_back({.address = b.address, .port = b.port, .weight = b.weight, .available = true});
   }
   counters_.assign(n, BackendCounters{});
+  passive_down_ = 0;
   credit_.fill(0);
   next_scan_ = 0;
   table_size_ = options.maglev_table_size;
@@ -87,7 +88,8 @@ PoolStatus Pool::Init(const PoolConfig& config, const PoolOptions& options) {
 void Pool::RecomputeEligible() noexcept {
   eligible_ = 0;
   for (uint16_t b = 0; b < info_.size(); ++b) {
-    if (info_[b].available && info_[b].weight > 0) eligible_ |= BackendBit(b);
+    const BackendInfo& i = info_[b];
+    if (i.available && i.admin == BackendAdmin::kEnabled && i.weight > 0) eligible_ |= BackendBit(b);
   }
   // Restart smooth round robin: credits earned under another eligible set would give a
   // returning backend a burst (or a drought) until they wash out.
@@ -252,11 +254,31 @@ void Pool::OnSessionEnd(uint16_t backend) noexcept {
 void Pool::OnConnectFailure(uint16_t backend) noexcept {
   if (backend >= counters_.size()) [[unlikely]] return;
   ++counters_[backend].connect_failures;
+  ++counters_[backend].failures_in_a_row;
+  if (passive_fall_ != 0 && counters_[backend].failures_in_a_row >= passive_fall_ && info_[backend].available) {
+    passive_down_ |= BackendBit(backend);
+    info_[backend].available = false;
+    RecomputeEligible();
+  }
+}
+
+void Pool::OnConnectSuccess(uint16_t backend) noexcept {
+  if (backend >= counters_.size()) [[unlikely]] return;
+  counters_[backend].failures_in_a_row = 0;
 }
 
 void Pool::SetAvailable(uint16_t backend, bool available) noexcept {
-  if (backend >= info_.size() || info_[backend].available == available) return;
+  if (backend >= info_.size()) return;
+  // Back up: the failures that marked it down are history.
+  if (available) counters_[backend].failures_in_a_row = 0;
+  if (info_[backend].available == available) return;
   info_[backend].available = available;
+  RecomputeEligible();
+}
+
+void Pool::SetAdmin(uint16_t backend, BackendAdmin admin) noexcept {
+  if (backend >= info_.size() || info_[backend].admin == admin) return;
+  info_[backend].admin = admin;
   RecomputeEligible();
 }
 

@@ -17,7 +17,14 @@
 //    Reliable Software Network Load Balancer", NSDI 2016, section 3.4. See BuildTable().
 //
 // Eligibility: a backend takes new sessions only if it is available (health; driven by
-// SetAvailable) and its weight is not 0. A pool holds at most kMaxBackends = 64
+// SetAvailable, or by passive marking below), administratively enabled (SetAdmin:
+// disabled and draining backends keep their sessions but get no new ones) and its
+// weight is not 0.
+//
+// Passive marking: with SetPassiveFall(n), n > 0, n connect failures in a row (no
+// OnConnectSuccess between) make the backend unavailable at once on this worker, and
+// TakePassiveDown() reports it so the health checker can probe it; only SetAvailable(
+// true) (a probe succeeded) brings it back. A pool holds at most kMaxBackends = 64
 // backends, so a set of backends is one uint64_t (BackendMask).
 //
 // Maglev and availability: the table is built over the backends with weight > 0 and is
@@ -77,6 +84,7 @@ struct BackendCounters {
   uint64_t sessions_started = 0;
   uint64_t connect_failures = 0;
   uint32_t active_sessions = 0;
+  uint32_t failures_in_a_row = 0;  // connect failures since the last success
 };
 
 // What the session layer needs to reach a backend, plus its control state.
@@ -85,6 +93,7 @@ struct BackendInfo {
   uint16_t port = 0;
   uint16_t weight = 0;     // 0: takes no new sessions
   bool available = true;   // health
+  BackendAdmin admin = BackendAdmin::kEnabled;
 };
 
 class Pool {
@@ -102,12 +111,23 @@ class Pool {
   void OnSessionStart(uint16_t backend) noexcept;
   void OnSessionEnd(uint16_t backend) noexcept;
   void OnConnectFailure(uint16_t backend) noexcept;
+  void OnConnectSuccess(uint16_t backend) noexcept;
 
   // Control path (health checks, drain, weight change). SetWeight rebuilds the Maglev
   // table; SetAvailable never does (see the file comment). Both restart the round-robin
   // credits so a returning backend does not arrive with a stale debt or surplus.
   void SetAvailable(uint16_t backend, bool available) noexcept;
   void SetWeight(uint16_t backend, uint16_t weight) noexcept;
+  // Administrative state; like SetAvailable, never rebuilds the Maglev table.
+  void SetAdmin(uint16_t backend, BackendAdmin admin) noexcept;
+  // 0 (the default): connect failures never mark a backend unavailable.
+  void SetPassiveFall(uint32_t failures_in_a_row) noexcept { passive_fall_ = failures_in_a_row; }
+  // Backends passive marking made unavailable since the last call; clears the set.
+  BackendMask TakePassiveDown() noexcept {
+    const BackendMask m = passive_down_;
+    passive_down_ = 0;
+    return m;
+  }
 
   BalanceAlgorithm Algorithm() const noexcept { return algorithm_; }
   uint16_t Size() const noexcept { return static_cast<uint16_t>(info_.size()); }
@@ -134,6 +154,8 @@ class Pool {
   std::array<int64_t, kMaxBackends> credit_{};  // smooth round robin
   uint16_t next_scan_ = 0;                       // least-connections tie breaking
   BackendMask eligible_ = 0;
+  BackendMask passive_down_ = 0;                 // marked by passive marking, not yet taken
+  uint32_t passive_fall_ = 0;
   uint32_t table_size_ = kDefaultMaglevTableSize;
   std::vector<uint8_t> table_;                   // Maglev: slot -> backend index
 };

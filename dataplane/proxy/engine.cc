@@ -38,6 +38,7 @@ constexpr uint32_t kTlsReplyRoom = 1024;
 // 16 KiB record arrived; then records grow to the maximum for bulk.
 constexpr uint8_t kSmallRecordsPerBurst = 8;
 constexpr uint64_t kBurstGapUs = 1'000'000;
+constexpr size_t kTls12CachedSessions = 4096;  // TLS 1.2 session ids remembered per worker
 
 std::array<uint8_t, 4> Be(uint32_t ip) noexcept {
   return {uint8_t(ip >> 24), uint8_t(ip >> 16), uint8_t(ip >> 8), uint8_t(ip)};
@@ -122,7 +123,21 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
     listeners_.push_back({l.vip.V4HostOrder(), l.port, l.pool, l.proxy_protocol, t});
   }
   const bool any_tls = std::any_of(listeners_.begin(), listeners_.end(), [](const Listener& l) { return l.tls; });
-  if (any_tls) crypto_ = crypto::CryptoContext::Create();
+  if (any_tls) {
+    crypto_ = crypto::CryptoContext::Create();
+    // TLS 1.2 per listener: the shared TLS 1.3 config underneath, and this worker's own
+    // session-id cache (ids resume on the worker that issued them; tickets anywhere).
+    tls12_cache_ = std::make_unique<crypto::tls::Tls12MemorySessionCache>(kTls12CachedSessions);
+    tls12_.resize(listeners_.size());
+    for (size_t i = 0; i < listeners_.size(); ++i) {
+      const TlsListener* t = listeners_[i].tls;
+      if (t == nullptr) continue;
+      tls12_[i].base = &t->server;
+      if (t->config.tickets_per_handshake != 0) tls12_[i].ticket_keys = t->tls12_ticket_keys;
+      tls12_[i].session_cache = tls12_cache_.get();
+      tls12_[i].tls13_enabled = t->config.tls13;
+    }
+  }
 
   sessions_.resize(settings_.max_sessions);
   for (uint32_t i = 0; i < sessions_.size(); ++i) sessions_[i].next_free = i + 1;
@@ -135,7 +150,7 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   buffer_area_ = area == MAP_FAILED ? nullptr : static_cast<uint8_t*>(area);
   if (any_tls && crypto_) {
-    tls_area_bytes_ = size_t(settings_.max_sessions) * sizeof(crypto::tls::TlsServer);
+    tls_area_bytes_ = size_t(settings_.max_sessions) * sizeof(crypto::tls::TlsAcceptor);
     void* t = mmap(nullptr, tls_area_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     tls_area_ = t == MAP_FAILED ? nullptr : static_cast<uint8_t*>(t);
@@ -188,14 +203,16 @@ tcp::TcpEndpoint ProxyEngine::BackendEp(uint32_t idx) noexcept {
   return tcp::TcpEndpoint(sessions_[idx].backend, b.backend_snd, b.backend_rcv);
 }
 
-crypto::tls::TlsServer& ProxyEngine::TlsOf(uint32_t idx) noexcept {
-  return *std::launder(reinterpret_cast<crypto::tls::TlsServer*>(tls_area_ + size_t(idx) * sizeof(crypto::tls::TlsServer)));
+crypto::tls::TlsAcceptor& ProxyEngine::TlsOf(uint32_t idx) noexcept {
+  return *std::launder(reinterpret_cast<crypto::tls::TlsAcceptor*>(tls_area_ + size_t(idx) * sizeof(crypto::tls::TlsAcceptor)));
 }
 
 void ProxyEngine::StartTls(uint32_t idx, uint64_t now_us) noexcept {
   Session& s = sessions_[idx];
   const TlsListener& l = *listeners_[s.listener].tls;
-  new (tls_area_ + size_t(idx) * sizeof(crypto::tls::TlsServer)) crypto::tls::TlsServer(l.server, *crypto_);
+  const crypto::tls::Tls12Config& v12 = tls12_[s.listener];
+  new (tls_area_ + size_t(idx) * sizeof(crypto::tls::TlsAcceptor))
+      crypto::tls::TlsAcceptor(l.config.tls13 ? &l.server : nullptr, l.config.tls12 ? &v12 : nullptr, *crypto_);
   if (wall_offset_ms_ == 0) {
     // Tickets carry wall-clock times (another box must read them): the one clock read
     // here ties our monotonic time to it.
@@ -211,7 +228,7 @@ void ProxyEngine::StartTls(uint32_t idx, uint64_t now_us) noexcept {
 void ProxyEngine::EndTls(uint32_t idx) noexcept {
   Session& s = sessions_[idx];
   if (!s.tls) return;
-  TlsOf(idx).~TlsServer();
+  TlsOf(idx).~TlsAcceptor();
   s.tls = false;
 }
 
@@ -544,7 +561,7 @@ void ProxyEngine::Pump(uint32_t idx, uint64_t now_us) noexcept {
 void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
   using crypto::tls::TlsStatus;
   Session& s = sessions_[idx];
-  crypto::tls::TlsServer& tls = TlsOf(idx);
+  crypto::tls::TlsAcceptor& tls = TlsOf(idx);
   tcp::TcpEndpoint client = ClientEp(idx);
   std::optional<tcp::TcpEndpoint> backend;
   if (s.backend_open) backend.emplace(BackendEp(idx));
@@ -594,6 +611,8 @@ void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
     }
     if (!was_connected && tls.connected()) {
       counters_.Count(Counter::kTlsHandshakes);
+      if (tls.resumed()) counters_.Count(Counter::kTlsResumed);
+      if (tls.version() == crypto::tls::kTls12) counters_.Count(Counter::kTls12Handshakes);
       s.handshake_deadline_us = kNoDeadline;
       const Listener& l = listeners_[s.listener];
       s.pool = l.tls->PoolFor(tls.sni(), tls.alpn(), l.pool);

@@ -5,12 +5,15 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <span>
 #include <vector>
 
 #include "crypto/aead.h"
-#include "crypto/tls/server.h"
+#include "crypto/tls/acceptor.h"
+#include "crypto/tls/server12.h"
+#include "crypto/tls/session12.h"
 
 #include "dataplane/api/config.h"
 #include "dataplane/net/counters.h"
@@ -53,6 +56,10 @@ class ProxyEngine {
     return tcp_drops_;
   }
   const std::vector<lb::Pool>& Pools() const noexcept { return pools_; }
+  // -- backend admin (dataplane/worker.cc ApplyAdmin) --
+  // Control path on this worker, between bursts: admin state, weights, availability.
+  std::vector<lb::Pool>& MutablePools() noexcept { return pools_; }
+  // -- end backend admin --
 
  private:
   struct Listener {
@@ -100,7 +107,7 @@ class ProxyEngine {
   // TLS sessions: client records through the TLS server to the backend, backend bytes
   // sealed into records for the client, close_notify and alerts.
   void PumpTls(uint32_t idx, uint64_t now_us) noexcept;
-  crypto::tls::TlsServer& TlsOf(uint32_t idx) noexcept;
+  crypto::tls::TlsAcceptor& TlsOf(uint32_t idx) noexcept;
   void StartTls(uint32_t idx, uint64_t now_us) noexcept;
   void EndTls(uint32_t idx) noexcept;
   // Marks the session for output this burst; `activity` restarts its idle timer.
@@ -135,9 +142,12 @@ class ProxyEngine {
   std::vector<TimerEntry> timers_;
   std::array<uint64_t, tcp::TcpIdx(tcp::TcpDrop::kCount)> tcp_drops_{};
 
-  // TLS: one TlsServer per session slot, constructed in place when a TLS session's
-  // client connects, in virtual memory the kernel backs on first touch.
+  // TLS: one TlsAcceptor (TLS 1.3 or 1.2 by the ClientHello) per session slot,
+  // constructed in place when a TLS session's client connects, in virtual memory the
+  // kernel backs on first touch.
   std::optional<crypto::CryptoContext> crypto_;
+  std::vector<crypto::tls::Tls12Config> tls12_;  // per listener; sized once, never moved
+  std::unique_ptr<crypto::tls::Tls12MemorySessionCache> tls12_cache_;
   uint64_t wall_offset_ms_ = 0;  // Unix ms minus our monotonic ms, for ticket times
   uint8_t* tls_area_ = nullptr;
   size_t tls_area_bytes_ = 0;

@@ -28,6 +28,8 @@ uint16_t TlsListener::PoolFor(std::string_view sni, std::string_view alpn, uint1
 
 TlsListener::~TlsListener() {
   if (!ticket_keys.empty()) crypto::SecureWipe(ticket_keys.data(), ticket_keys.size() * sizeof(ticket_keys[0]));
+  if (!tls12_ticket_keys.empty())
+    crypto::SecureWipe(tls12_ticket_keys.data(), tls12_ticket_keys.size() * sizeof(tls12_ticket_keys[0]));
 }
 
 namespace {
@@ -111,6 +113,15 @@ TlsListeners TlsListeners::Load(const ConfigSnapshot& config, std::vector<std::s
         errors.push_back(config.source + ": listener[" + std::to_string(i) + "].tls: no random bytes for a ticket key");
         t->ticket_keys.clear();
       }
+    }
+    // TLS 1.2 tickets (RFC 5077) use the same keys; the TLS 1.3 ones seal under a key
+    // derived from the secret, so a ticket of one version never opens as the other.
+    for (const crypto::tls::TicketKey& k : t->ticket_keys) {
+      crypto::tls::Tls12TicketKey k12;
+      static_assert(sizeof(k12.name) == sizeof(k.name) && sizeof(k12.key) == sizeof(k.secret));
+      std::copy(k.name.begin(), k.name.end(), k12.name.begin());
+      std::copy(k.secret.begin(), k.secret.end(), k12.key.begin());
+      t->tls12_ticket_keys.push_back(k12);
     }
     t->server.ticket_keys = t->ticket_keys;
     t->server.tickets_per_handshake = l.tls.tickets_per_handshake;

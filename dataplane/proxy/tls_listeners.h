@@ -8,6 +8,7 @@
 
 #include "crypto/tls/credentials.h"
 #include "crypto/tls/server.h"
+#include "crypto/tls/session12.h"
 #include "crypto/tls/ticket.h"
 #include "dataplane/api/config.h"
 
@@ -16,6 +17,7 @@ namespace baton::dp {
 struct TlsListener {
   std::vector<crypto::tls::Credential> credentials;  // the server config points into this
   std::vector<crypto::tls::TicketKey> ticket_keys;   // and into this
+  std::vector<crypto::tls::Tls12TicketKey> tls12_ticket_keys;  // the same keys, for TLS 1.2
   crypto::tls::TlsServerConfig server;
   TlsListenerConfig config;                          // versions, timeout, routes
 

@@ -76,7 +76,40 @@ struct BadCase {
 
 void PrintTo(const BadCase& c, std::ostream* os) { *os << c.name; }
 
+// A pool "web" on line 11 with [pool.health] on line 14 and its keys from line 15.
+std::string Health(const std::string& keys) {
+  return Backends("[\"198.18.3.101:80\"]") + "[pool.health]\n" + keys;
+}
+
 const BadCase kBad[] = {
+    // [pool.health]
+    {"HealthIntervalTooShort", Health("interval_ms = 99\n"),
+     "t.toml:15: pool[0].health.interval_ms: got 99, expected an integer from 100 to 3600000"},
+    {"HealthTimeoutAboveInterval", Health("interval_ms = 500\ntimeout_ms = 501\n"),
+     "t.toml:16: pool[0].health.timeout_ms: got 501, expected an integer from 10 to 500 "
+     "(pool[0].health.interval_ms)"},
+    {"HealthTimeoutTooLong", Health("interval_ms = 120000\ntimeout_ms = 60001\n"),
+     "t.toml:16: pool[0].health.timeout_ms: got 60001, expected an integer from 10 to 60000"},
+    {"HealthTimeoutString", Health("timeout_ms = \"1s\"\n"),
+     "t.toml:15: pool[0].health.timeout_ms: got \"1s\", expected an integer from 10 to 2000 "
+     "(pool[0].health.interval_ms)"},
+    {"HealthRiseFall", Health("rise = 0\nfall = 101\n"),
+     "t.toml:15: pool[0].health.rise: got 0, expected an integer from 1 to 100\n"
+     "t.toml:16: pool[0].health.fall: got 101, expected an integer from 1 to 100"},
+    {"HealthPathRelative", Health("http_path = \"healthz\"\n"),
+     "t.toml:15: pool[0].health.http_path: got \"healthz\", expected an absolute path like \"/healthz\" "
+     "(1 to 256 printable ASCII characters, no spaces)"},
+    {"HealthPathSpace", Health("http_path = \"/a b\"\n"),
+     "t.toml:15: pool[0].health.http_path: got \"/a b\", expected an absolute path like \"/healthz\" "
+     "(1 to 256 printable ASCII characters, no spaces)"},
+    {"HealthPathNumber", Health("http_path = 7\n"),
+     "t.toml:15: pool[0].health.http_path: got 7, expected an absolute path like \"/healthz\" "
+     "(1 to 256 printable ASCII characters, no spaces)"},
+    {"HealthKeyTypo", Health("intervall_ms = 500\n"),
+     "t.toml:15: pool[0].health.intervall_ms: got 500, expected a known key (did you mean \"interval_ms\"?)"},
+    {"HealthNotTable", Backends("[\"198.18.3.101:80\"]") + "health = true\n",
+     "t.toml:14: pool[0].health: got true, expected a [pool.health] table"},
+
     // [dataplane]
     {"WorkersZero", "[dataplane]\nworkers = 0\n" + kFront,
      "t.toml:2: dataplane.workers: got 0, expected an integer from 1 to 64"},
@@ -1066,6 +1099,29 @@ TEST(ParseConfig, EmptyPoolAndListenerArrays) {
 }
 
 // ListenerConfig::pool is 16 bits: one pool more than it can index is refused.
+TEST(ParseConfig, PoolHealth) {
+  const dp::ConfigSnapshot none = ParseConfig(Backends("[\"198.18.3.101:80\"]"), "t.toml");
+  EXPECT_FALSE(none.pools[0].health.enabled);
+  const dp::ConfigSnapshot defaults = ParseConfig(Health(""), "t.toml");
+  const dp::HealthConfig& d = defaults.pools[0].health;
+  EXPECT_TRUE(d.enabled);
+  EXPECT_EQ(d.interval_ms, 2000u);
+  EXPECT_EQ(d.timeout_ms, 1000u);
+  EXPECT_EQ(d.rise, 2);
+  EXPECT_EQ(d.fall, 3);
+  EXPECT_EQ(d.http_path, "");
+  const dp::ConfigSnapshot all = ParseConfig(
+      Health("interval_ms = 300\ntimeout_ms = 300\nrise = 1\nfall = 100\nhttp_path = \"/healthz?x=1\"\n"), "t.toml");
+  const dp::HealthConfig& a = all.pools[0].health;
+  EXPECT_EQ(a.interval_ms, 300u);
+  EXPECT_EQ(a.timeout_ms, 300u);
+  EXPECT_EQ(a.rise, 1);
+  EXPECT_EQ(a.fall, 100);
+  EXPECT_EQ(a.http_path, "/healthz?x=1");
+  // A short interval shortens the default timeout with it.
+  EXPECT_EQ(ParseConfig(Health("interval_ms = 200\n"), "t.toml").pools[0].health.timeout_ms, 200u);
+}
+
 TEST(ParseConfig, TooManyPools) {
   std::string text = kPorts;
   for (size_t i = 0; i <= 65536; ++i)

@@ -26,11 +26,17 @@ class Dispatch : public ::testing::Test {
 
   dp::ConfigSnapshot config_ = test::FakeConfig();
   int snapshots_ = 0;
+  std::vector<dp::BackendChange> changes_;  // what reached the "data plane"
+  std::string refuse_;                      // the data plane's answer to a change
   ApiSources sources_{[this] {
                         ++snapshots_;
                         return test::FakeStats();
                       },
-                      &config_, "9.8.7"};
+                      &config_, "9.8.7",
+                      [this](const dp::BackendChange& c) {
+                        if (refuse_.empty()) changes_.push_back(c);
+                        return refuse_;
+                      }};
 };
 
 TEST_F(Dispatch, StatsIsTheFullStatsJson) {
@@ -62,7 +68,12 @@ TEST_F(Dispatch, BackendsPortsVersion) {
                         {"address", "198.18.3.102:80"},
                         {"sessions_started", 4},
                         {"active_sessions", 0},
-                        {"connect_failures", 2}}));
+                        {"connect_failures", 2},
+                        {"admin", "draining"},
+                        {"weight", 3},
+                        {"up", false},
+                        {"health_checked", true},
+                        {"health_transitions", 1}}));
   const json p = Ask(R"({"command":"ports"})")["result"];
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[0]["name"], "front");
@@ -82,7 +93,9 @@ TEST_F(Dispatch, ConfigSummarisesPortsPoolsListeners) {
                                  {"vlan_id", 0}}));
   EXPECT_EQ(r["pools"][0], (json{{"name", "web"},
                                  {"algorithm", "round_robin"},
-                                 {"backends", {{{"address", "198.18.3.101:80"}, {"weight", 1}}}}}));
+                                 {"backends",
+                                  {{{"address", "198.18.3.101:80"}, {"weight", 1}},
+                                   {{"address", "198.18.3.102:80"}, {"weight", 1}}}}}));
   EXPECT_EQ(r["listeners"][0], (json{{"name", "http"},
                                      {"vip", "198.18.100.10:80"},
                                      {"mode", "tcp"},
@@ -97,9 +110,87 @@ TEST_F(Dispatch, MalformedRequestsGetClearErrorsAndTouchNothing) {
   EXPECT_NE(ErrorOf(R"(["stats"])").find("expected a JSON object"), std::string::npos);
   EXPECT_NE(ErrorOf(R"({"cmd":"stats"})").find("\"command\" (a string) is missing"), std::string::npos);
   EXPECT_NE(ErrorOf(R"({"command":7})").find("\"command\" (a string) is missing"), std::string::npos);
-  EXPECT_NE(ErrorOf(R"({"command":"stats","all":true})").find("unknown field \"all\""), std::string::npos);
+  EXPECT_NE(ErrorOf(R"({"command":"stats","all":true})").find("unknown field \"all\" (command \"stats\" takes no arguments)"),
+            std::string::npos);
   EXPECT_NE(ErrorOf("\xff\xfe").find("not JSON"), std::string::npos);
   EXPECT_EQ(snapshots_, 0);
+}
+
+TEST_F(Dispatch, BackendActionsReachTheDataPlane) {
+  const json a = Ask(R"({"command":"backend","pool":"web","backend":"198.18.3.102:80","action":"disable"})");
+  ASSERT_EQ(a.value("ok", false), true) << a.dump();
+  EXPECT_EQ(a["result"]["address"], "198.18.3.102:80");  // the backend as the stats show it
+  EXPECT_EQ(a["result"]["active_sessions"], 0);
+  ASSERT_EQ(changes_.size(), 1u);
+  EXPECT_EQ(changes_[0].pool, 0);
+  EXPECT_EQ(changes_[0].backend, 1);
+  EXPECT_EQ(changes_[0].admin, dp::BackendAdmin::kDisabled);
+  EXPECT_FALSE(changes_[0].weight);
+  for (const auto& [action, admin] : {std::pair{"enable", dp::BackendAdmin::kEnabled},
+                                      std::pair{"drain", dp::BackendAdmin::kDraining}}) {
+    const json r = Ask(std::string(R"({"command":"backend","pool":"api","backend":"198.18.3.201:8080","action":")") +
+                       action + "\"}");
+    ASSERT_EQ(r.value("ok", false), true) << r.dump();
+    EXPECT_EQ(changes_.back().pool, 1);
+    EXPECT_EQ(changes_.back().backend, 0);
+    EXPECT_EQ(changes_.back().admin, admin);
+  }
+  for (int w : {0, 7, 1000}) {
+    const json r = Ask(R"({"command":"backend","pool":"web","backend":"198.18.3.101:80","action":"weight","weight":)" +
+                       std::to_string(w) + "}");
+    ASSERT_EQ(r.value("ok", false), true) << r.dump();
+    EXPECT_EQ(changes_.back().weight, w);
+    EXPECT_FALSE(changes_.back().admin);
+  }
+  EXPECT_EQ(changes_.size(), 6u);
+}
+
+TEST_F(Dispatch, BackendMisuseIsRefusedAndChangesNothing) {
+  struct Case {
+    std::string request, error;
+  };
+  const std::string web = R"({"command":"backend","pool":"web","backend":"198.18.3.101:80",)";
+  const Case cases[] = {
+      {R"({"command":"backend"})", "\"pool\" (a string, the pool's name) is missing"},
+      {R"({"command":"backend","pool":7,"backend":"198.18.3.101:80","action":"enable"})",
+       "\"pool\" (a string, the pool's name) is missing"},
+      {R"({"command":"backend","pool":"web","action":"enable"})", "\"backend\" (a string, ADDRESS:PORT) is missing"},
+      {R"({"command":"backend","pool":"web","backend":"198.18.3.101:80"})",
+       "\"action\" (a string: enable, disable, drain or weight) is missing"},
+      {R"({"command":"backend","pool":"db","backend":"198.18.3.101:80","action":"enable"})",
+       "unknown pool \"db\" (pools: web, api)"},
+      {R"({"command":"backend","pool":"web","backend":"198.18.3.109:80","action":"enable"})",
+       "pool \"web\" has no backend \"198.18.3.109:80\" (backends: 198.18.3.101:80, 198.18.3.102:80)"},
+      {R"({"command":"backend","pool":"web","backend":"198.18.3.101","action":"enable"})",
+       "has no backend \"198.18.3.101\""},
+      {R"({"command":"backend","pool":"api","backend":"198.18.3.101:80","action":"enable"})",
+       "pool \"api\" has no backend"},
+      {web + R"("action":"reboot"})", "unknown action \"reboot\" (expected enable, disable, drain or weight)"},
+      {web + R"("action":"weight"})", "\"weight\" (an integer 0..1000) is missing"},
+      {web + R"("action":"weight","weight":1001})", "\"weight\" must be an integer 0..1000, got 1001"},
+      {web + R"("action":"weight","weight":-1})", "\"weight\" must be an integer 0..1000, got -1"},
+      {web + R"("action":"weight","weight":2.5})", "must be an integer 0..1000, got 2.5"},
+      {web + R"("action":"weight","weight":"3"})", "must be an integer 0..1000, got \"3\""},
+      {web + R"("action":"disable","weight":3})", "\"weight\" goes only with \"action\":\"weight\""},
+      {web + R"("action":"disable","force":true})",
+       "unknown field \"force\" (command \"backend\" takes pool, backend, action, weight)"},
+      {web + R"("action":"disable")", "not JSON"},
+  };
+  for (const Case& c : cases) {
+    const std::string e = ErrorOf(c.request);
+    EXPECT_NE(e.find(c.error), std::string::npos) << c.request << " -> " << e;
+  }
+  EXPECT_TRUE(changes_.empty());
+  EXPECT_EQ(snapshots_, 0);
+  // The data plane's own refusal is passed on as is.
+  refuse_ = "the data plane is not running";
+  EXPECT_EQ(ErrorOf(web + R"("action":"enable"})"), "the data plane is not running");
+  EXPECT_TRUE(changes_.empty());
+  // A baton without a data plane to change refuses every change.
+  ApiSources read_only = sources_;
+  read_only.change_backend = nullptr;
+  const json a = DispatchApiRequest(web + R"("action":"enable"})", read_only);
+  EXPECT_EQ(a.value("error", ""), "this baton cannot change backends");
 }
 
 TEST_F(Dispatch, UnknownCommandNamesTheKnownOnes) {
@@ -136,9 +227,45 @@ TEST(CtlFormat, HumanForms) {
             "drop ipv4_bad_checksum: 10\ndrop tcp_no_session: 2\n  tcp: ACK in LISTEN: 4\n");
   EXPECT_EQ(FormatCtlResult("drops", DropsToJson(dp::StatsSnapshot{})), "no drops\n");
   EXPECT_EQ(FormatCtlResult("backends", BackendsToJson(s)),
-            "backend web 198.18.3.101:80: sessions 5 (active 1), connect failures 0\n"
-            "backend web 198.18.3.102:80: sessions 4 (active 0), connect failures 2\n");
+            "backend web 198.18.3.101:80: sessions 5 (active 1), connect failures 0; enabled, weight 1, up\n"
+            "backend web 198.18.3.102:80: sessions 4 (active 0), connect failures 2; draining, no sessions "
+            "remain, weight 3, down (health checks, 1 transitions)\n");
+  json draining = BackendsToJson(s)[1];
+  draining["active_sessions"] = 3;
+  EXPECT_EQ(FormatCtlResult("backend", draining),
+            "backend web 198.18.3.102:80: draining, 3 session(s) remain, weight 3, down (health checks, 1 "
+            "transitions)\n");
   EXPECT_EQ(FormatCtlResult("version", json{{"version", "1.2.3"}}), "baton 1.2.3\n");
+}
+
+TEST(CtlRequest, BackendArgumentsBecomeOneRequest) {
+  const CtlCommand* backend = nullptr;
+  const CtlCommand* stats = nullptr;
+  for (const CtlCommand& c : CtlCommands()) {
+    if (c.name == "backend") backend = &c;
+    if (c.name == "stats") stats = &c;
+  }
+  ASSERT_TRUE(backend && stats);
+  std::string error;
+  EXPECT_EQ(json::parse(CtlRequest(*backend, {"web", "198.18.3.101:80", "drain"}, error)),
+            (json{{"command", "backend"}, {"pool", "web"}, {"backend", "198.18.3.101:80"}, {"action", "drain"}}));
+  EXPECT_EQ(json::parse(CtlRequest(*backend, {"web", "198.18.3.101:80", "weight", "5"}, error)),
+            (json{{"command", "backend"},
+                  {"pool", "web"},
+                  {"backend", "198.18.3.101:80"},
+                  {"action", "weight"},
+                  {"weight", 5}}));
+  // Not a number: sent as text, for baton to refuse with its own message.
+  EXPECT_EQ(json::parse(CtlRequest(*backend, {"web", "b", "weight", "x"}, error))["weight"], "x");
+  for (const std::vector<std::string>& bad :
+       {std::vector<std::string>{}, {"web"}, {"web", "b"}, {"web", "b", "weight"}, {"web", "b", "drain", "5"}}) {
+    error.clear();
+    EXPECT_EQ(CtlRequest(*backend, bad, error), "");
+    EXPECT_NE(error.find("usage: baton ctl backend POOL ADDRESS:PORT"), std::string::npos);
+  }
+  EXPECT_EQ(CtlRequest(*stats, {"extra"}, error), "");
+  EXPECT_EQ(error, "stats takes no arguments");
+  EXPECT_EQ(CtlRequest(*stats, {}, error), R"({"command":"stats"})");
 }
 
 }  // namespace

@@ -23,7 +23,13 @@ inline dp::StatsSnapshot FakeStats() {
   back.ipackets = 7;
   s.ports.push_back(back);
   s.backends.push_back({"web", "198.18.3.101:80", 5, 1, 0});
-  s.backends.push_back({"web", "198.18.3.102:80", 4, 0, 2});
+  dp::BackendStats drained{"web", "198.18.3.102:80", 4, 0, 2};
+  drained.admin = "draining";
+  drained.weight = 3;
+  drained.up = false;
+  drained.health_checked = true;
+  drained.health_transitions = 1;
+  s.backends.push_back(drained);
   for (uint16_t w = 0; w < 2; ++w) {
     dp::LcoreStats l;
     l.lcore = uint16_t(w + 1);
@@ -55,7 +61,12 @@ inline dp::ConfigSnapshot FakeConfig() {
   dp::PoolConfig pool;
   pool.name = "web";
   pool.backends.push_back({*dp::IpAddr::Parse("198.18.3.101"), 80, 1});
+  pool.backends.push_back({*dp::IpAddr::Parse("198.18.3.102"), 80, 1});
   c.pools.push_back(pool);
+  dp::PoolConfig api;
+  api.name = "api";
+  api.backends.push_back({*dp::IpAddr::Parse("198.18.3.201"), 8080, 1});
+  c.pools.push_back(api);
   dp::ListenerConfig l;
   l.name = "http";
   l.vip = *dp::IpAddr::Parse("198.18.100.10");

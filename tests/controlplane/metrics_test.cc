@@ -67,7 +67,9 @@ TEST(MetricsText, EveryFamilyHasHelpThenTypeOnceAndOwnsItsSamples) {
   for (const char* want : {"baton_build_info", "baton_port_rx_packets_total", "baton_drops_total",
                            "baton_tcp_drops_total", "baton_sessions_active", "baton_sessions_opened_total",
                            "baton_backend_sessions_total", "baton_backend_active_sessions",
-                           "baton_backend_connect_failures_total"})
+                           "baton_backend_connect_failures_total", "baton_backend_up",
+                           "baton_backend_health_transitions_total", "baton_backend_admin_state",
+                           "baton_backend_weight"})
     EXPECT_EQ(families.count(want), 1u) << want;
 }
 
@@ -90,6 +92,15 @@ TEST(MetricsText, GoldenLines) {
            "baton_backend_sessions_total{pool=\"web\",backend=\"198.18.3.101:80\"} 5",
            "baton_backend_active_sessions{pool=\"web\",backend=\"198.18.3.101:80\"} 1",
            "baton_backend_connect_failures_total{pool=\"web\",backend=\"198.18.3.102:80\"} 2",
+           "# TYPE baton_backend_up gauge",
+           "baton_backend_up{pool=\"web\",backend=\"198.18.3.101:80\"} 1",
+           "baton_backend_up{pool=\"web\",backend=\"198.18.3.102:80\"} 0",
+           "baton_backend_health_transitions_total{pool=\"web\",backend=\"198.18.3.102:80\"} 1",
+           "baton_backend_admin_state{pool=\"web\",backend=\"198.18.3.101:80\",state=\"enabled\"} 1",
+           "baton_backend_admin_state{pool=\"web\",backend=\"198.18.3.101:80\",state=\"draining\"} 0",
+           "baton_backend_admin_state{pool=\"web\",backend=\"198.18.3.102:80\",state=\"enabled\"} 0",
+           "baton_backend_admin_state{pool=\"web\",backend=\"198.18.3.102:80\",state=\"draining\"} 1",
+           "baton_backend_weight{pool=\"web\",backend=\"198.18.3.102:80\"} 3",
        })
     EXPECT_TRUE(HasLine(text, line)) << "missing: " << line;
   EXPECT_FALSE(HasLine(text, "baton_drops_total{reason=\"none\",worker=\"0\"} 0"));

@@ -2,7 +2,9 @@
 # End-to-end: the runtime API, `baton ctl` and the Prometheus endpoint on box A.
 # curl traffic through the VIP, then ctl's answers and the /metrics page (parsed with
 # python3-prometheus-client) must show it and agree with each other; garbage, unknown
-# commands and oversize requests get errors while baton keeps serving.
+# commands and oversize requests get errors while baton keeps serving. Then backend
+# administration: disable (no new session reaches it under wrk load), enable, drain,
+# weight, and the refusals (unknown pool/backend, bad weight, bad action).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 # shellcheck source=tests/e2e/lib.sh
@@ -46,7 +48,7 @@ check "ctl drops answers" quiet "${CTL[@]}" drops
 check "ctl version equals baton --version" \
   test "$("${CTL[@]}" version)" = "$("${BATON}" --version)"
 check "ctl --socket PATH works too" quiet ip netns exec bt-a "${BATON}" ctl --socket "${SOCK}" ports
-listeners=$("${CTL[@]}" config --json | py '",".join(l["name"] + "=" + l["vip"] for l in j["listeners"])')
+listeners=$("${CTL[@]}" config --json | py '",".join(l["name"] + "=" + l["vip"] for l in j["listeners"][:2])')
 check "ctl config: the listeners (${listeners})" test "${listeners}" = "http=${VIP}:80,echo=${VIP}:9000"
 set +e
 "${CTL[@]}" --socket /run/baton/none.sock version >/dev/null 2>&1
@@ -129,6 +131,85 @@ check "a raw version request is answered (${ans})" grep -q '"ok":true' <<<"${ans
 check "after the misuse: ctl sessions still answers" quiet "${CTL[@]}" sessions
 check "after the misuse: curl through the VIP still works" \
   ip netns exec bt-client curl -sS -m 5 -o /dev/null "http://${VIP}/"
+
+# Backend administration at run time (docs/API.md, `baton ctl backend`).
+B101=198.18.3.101:80
+B102=198.18.3.102:80
+started() {  # started ADDRESS:PORT: sessions the web pool sent to that backend so far
+  "${CTL[@]}" backends --json | py "sum(b['sessions_started'] for b in j if b['pool'] == 'web' and b['address'] == '$1')"
+}
+field() {  # field ADDRESS:PORT KEY: a web backend's field in `ctl backends --json`
+  "${CTL[@]}" backends --json | py "[b['$2'] for b in j if b['pool'] == 'web' and b['address'] == '$1'][0]"
+}
+curl_hits() {  # curl_hits N ADDRESS: N new connections through the VIP; prints "ok hits_on_ADDRESS"
+  local n=$1 addr=$2 ok=0 hits=0 body i
+  for ((i = 0; i < n; i++)); do
+    if body=$(ip netns exec bt-client curl -sS -m 5 "http://${VIP}/" 2>/dev/null); then
+      ok=$((ok + 1))
+      if grep -q "backend ${addr}<" <<<"${body}"; then hits=$((hits + 1)); fi
+    fi
+  done
+  echo "${ok} ${hits}"
+}
+out=$("${CTL[@]}" backend web "${B101}" disable)
+check "ctl backend web ${B101} disable (${out})" grep -q "^backend web ${B101}: disabled, weight 1, up" <<<"${out}"
+check "ctl backends shows it disabled" test "$(field "${B101}" admin)" = disabled
+sleep 0.2
+before=$(started "${B101}")
+ip netns exec bt-client wrk -t 1 -c 20 -d 3s --timeout 5s "http://${VIP}/" >"${E2E_TMP}/wrk-disabled.txt" 2>&1 &
+WRK_PID=$!
+read -r ok hits < <(curl_hits 30 198.18.3.101)
+wait "${WRK_PID}" || true
+check "during wrk load, 30 curls with .101 disabled: ${ok} ok, ${hits} reached .101"   test "${ok}" -eq 30 -a "${hits}" -eq 0
+after=$(started "${B101}")
+check "no new session reached .101 while disabled (wrk included: ${before} -> ${after})" test "${before}" = "${after}"
+check "wrk ran with .101 disabled" grep -qE "[1-9][0-9]* requests in" "${E2E_TMP}/wrk-disabled.txt"
+ip netns exec bt-a curl -sS -m 5 -o "${E2E_TMP}/metrics2.txt" "${METRICS_URL}"
+check "metrics: baton_backend_admin_state says disabled" \
+  grep -q "^baton_backend_admin_state{pool=\"web\",backend=\"${B101}\",state=\"disabled\"} 1" "${E2E_TMP}/metrics2.txt"
+check "metrics: baton_backend_up is 1 (disabled is not down)" \
+  grep -q "^baton_backend_up{pool=\"web\",backend=\"${B101}\"} 1" "${E2E_TMP}/metrics2.txt"
+
+out=$("${CTL[@]}" backend web "${B101}" enable)
+check "ctl backend web ${B101} enable (${out})" grep -q "^backend web ${B101}: enabled" <<<"${out}"
+sleep 0.2
+read -r ok hits < <(curl_hits 30 198.18.3.101)
+check "enabled again: 30 curls, ${ok} ok, ${hits} reached .101 (round robin: 10)" test "${ok}" -eq 30 -a "${hits}" -ge 8
+
+out=$("${CTL[@]}" backend web "${B101}" drain)
+check "ctl backend drain (${out})" grep -qE "^backend web ${B101}: draining, (no sessions|[0-9]+ session\(s\)) remain" <<<"${out}"
+sleep 0.2
+read -r ok hits < <(curl_hits 12 198.18.3.101)
+check "draining: 12 curls, ${ok} ok, ${hits} reached .101" test "${ok}" -eq 12 -a "${hits}" -eq 0
+quiet "${CTL[@]}" backend web "${B101}" enable
+
+out=$("${CTL[@]}" backend web "${B102}" weight 5)
+check "ctl backend weight 5 (${out})" grep -q "^backend web ${B102}: enabled, weight 5" <<<"${out}"
+sleep 0.2
+read -r ok hits < <(curl_hits 35 198.18.3.102)
+check "weight 5 of 7: 35 curls, ${ok} ok, ${hits} reached .102 (smooth round robin: 25)" \
+  test "${ok}" -eq 35 -a "${hits}" -ge 20
+quiet "${CTL[@]}" backend web "${B102}" weight 1
+check "weight back to 1" test "$(field "${B102}" weight)" = 1
+
+set +e
+err_pool=$("${CTL[@]}" backend nope "${B101}" disable 2>&1); rc_pool=$?
+err_be=$("${CTL[@]}" backend web 198.18.3.109:80 disable 2>&1); rc_be=$?
+err_w=$("${CTL[@]}" backend web "${B101}" weight 1001 2>&1); rc_w=$?
+err_wx=$("${CTL[@]}" backend web "${B101}" weight x 2>&1); rc_wx=$?
+err_act=$("${CTL[@]}" backend web "${B101}" reboot 2>&1); rc_act=$?
+"${CTL[@]}" backend web "${B101}" >/dev/null 2>&1; rc_usage=$?
+set -e
+check "unknown pool: exit 1 (${err_pool})" test "${rc_pool}" -eq 1 -a -n "$(grep 'unknown pool "nope"' <<<"${err_pool}")"
+check "unknown backend: exit 1 (${err_be})" test "${rc_be}" -eq 1 -a -n "$(grep 'has no backend' <<<"${err_be}")"
+check "weight 1001: exit 1 (${err_w})" test "${rc_w}" -eq 1 -a -n "$(grep 'integer 0..1000' <<<"${err_w}")"
+check "weight x: exit 1 (${err_wx})" test "${rc_wx}" -eq 1 -a -n "$(grep 'integer 0..1000' <<<"${err_wx}")"
+check "unknown action: exit 1 (${err_act})" test "${rc_act}" -eq 1 -a -n "$(grep 'unknown action' <<<"${err_act}")"
+check "missing action: usage error, exit 2 (${rc_usage})" test "${rc_usage}" -eq 2
+ans=$(ask_raw 'b"{\"command\":\"backend\",\"pool\":\"web\"\n"')
+check "malformed backend request gets an error (${ans})" grep -q 'not JSON' <<<"${ans}"
+check "after the refusals nothing changed: all web backends enabled, weight 1" \
+  test "$("${CTL[@]}" backends --json | py "all(b['admin'] == 'enabled' and b['weight'] == 1 for b in j)")" = True
 
 check "baton stops cleanly on SIGTERM" stop_box "${BOX_PID}"
 BOX_PIDS=()

@@ -390,6 +390,108 @@ TEST(Maglev, WeightZeroAndSetWeightRebuild) {
   EXPECT_FALSE(p.Pick(7));
 }
 
+// ------------------------------------------------------------ admin state (run time)
+
+TEST(Admin, DisabledAndDrainingTakeNoNewSessionsAndKeepCounting) {
+  for (BalanceAlgorithm algo : {BalanceAlgorithm::kRoundRobin, BalanceAlgorithm::kLeastConnections}) {
+    Pool p = MakePool(algo, {1, 1, 1});
+    p.OnSessionStart(1);  // a session already on B
+    p.SetAdmin(1, BackendAdmin::kDisabled);
+    EXPECT_EQ(p.Backend(1).admin, BackendAdmin::kDisabled);
+    EXPECT_EQ(p.Eligible(), 0b101u);
+    for (int i = 0; i < 30; ++i) EXPECT_NE(*p.Pick(0), 1);
+    // The existing session continues: its accounting still works.
+    EXPECT_EQ(p.Counters()[1].active_sessions, 1u);
+    p.SetAdmin(1, BackendAdmin::kDraining);
+    EXPECT_EQ(p.Eligible(), 0b101u);
+    for (int i = 0; i < 30; ++i) EXPECT_NE(*p.Pick(0), 1);
+    p.OnSessionEnd(1);
+    EXPECT_EQ(p.Counters()[1].active_sessions, 0u);
+    p.SetAdmin(1, BackendAdmin::kEnabled);
+    EXPECT_EQ(p.Eligible(), 0b111u);
+    int on_b = 0;
+    for (int i = 0; i < 30; ++i) {
+      const uint16_t b = *p.Pick(0);
+      on_b += b == 1;
+    }
+    EXPECT_EQ(on_b, 10) << int(algo);  // back to its third (least-connections: ties rotate)
+  }
+}
+
+TEST(Admin, AdminAndHealthAreIndependent) {
+  Pool p = MakePool(BalanceAlgorithm::kRoundRobin, {1, 1});
+  p.SetAdmin(0, BackendAdmin::kDisabled);
+  p.SetAvailable(0, false);
+  p.SetAdmin(0, BackendAdmin::kEnabled);  // enabled but still down
+  EXPECT_EQ(p.Eligible(), 0b10u);
+  p.SetAvailable(0, true);
+  EXPECT_EQ(p.Eligible(), 0b11u);
+  p.SetAdmin(1, BackendAdmin::kDraining);
+  p.SetAdmin(0, BackendAdmin::kDisabled);
+  EXPECT_FALSE(p.Pick(0));
+}
+
+TEST(Admin, WeightChangesTheShare) {
+  Pool rr = MakePool(BalanceAlgorithm::kRoundRobin, {1, 1});
+  rr.SetWeight(0, 3);
+  EXPECT_EQ(Letters(rr, 8), "AABAAABA");  // 3:1 in every cycle of 4
+  rr.SetWeight(0, 0);
+  EXPECT_EQ(Letters(rr, 3), "BBB");
+
+  Pool lc = MakePool(BalanceAlgorithm::kLeastConnections, {1, 1});
+  lc.SetWeight(1, 4);
+  int on_b = 0;
+  for (int i = 0; i < 50; ++i) {
+    const uint16_t b = *lc.Pick(0);
+    lc.OnSessionStart(b);  // sessions never end: the loads settle at 1:4
+    on_b += b == 1;
+  }
+  EXPECT_EQ(on_b, 40);
+
+  Pool mg = MakePool(BalanceAlgorithm::kMaglev, {1, 1, 1}, {.maglev_table_size = 65537});
+  const std::vector<uint64_t> keys = RandomKeys(30'000, 21);
+  mg.SetWeight(2, 1000);  // the table is rebuilt: C owns ~1000/1002 of it
+  int on_c = 0;
+  for (uint64_t k : keys) on_c += *mg.Pick(k) == 2;
+  EXPECT_GT(on_c / double(keys.size()), 0.99);
+  // Disabling does not rebuild: keys of the others stay where they were.
+  std::vector<uint16_t> before;
+  for (uint64_t k : keys) before.push_back(*mg.Pick(k));
+  mg.SetAdmin(0, BackendAdmin::kDisabled);
+  for (size_t i = 0; i < keys.size(); ++i) {
+    const uint16_t now = *mg.Pick(keys[i]);
+    EXPECT_NE(now, 0);
+    if (before[i] != 0) {
+      ASSERT_EQ(now, before[i]);
+    }
+  }
+}
+
+TEST(Admin, PassiveMarkingAfterFailuresInARow) {
+  Pool p = MakePool(BalanceAlgorithm::kRoundRobin, {1, 1});
+  p.OnConnectFailure(0);
+  p.OnConnectFailure(0);
+  EXPECT_EQ(p.Eligible(), 0b11u);  // passive marking is off by default
+  p.SetPassiveFall(3);
+  p.OnConnectSuccess(0);  // breaks the run
+  p.OnConnectFailure(0);
+  p.OnConnectFailure(0);
+  EXPECT_EQ(p.Eligible(), 0b11u);
+  EXPECT_EQ(p.TakePassiveDown(), 0u);
+  p.OnConnectFailure(0);
+  EXPECT_EQ(p.Eligible(), 0b10u);
+  EXPECT_FALSE(p.Backend(0).available);
+  EXPECT_EQ(p.TakePassiveDown(), 0b01u);
+  EXPECT_EQ(p.TakePassiveDown(), 0u);  // taken once
+  p.OnConnectFailure(0);               // already down: not reported again
+  EXPECT_EQ(p.TakePassiveDown(), 0u);
+  p.SetAvailable(0, true);  // a probe succeeded
+  EXPECT_EQ(p.Counters()[0].failures_in_a_row, 0u);
+  EXPECT_EQ(p.Eligible(), 0b11u);
+  p.OnConnectFailure(0);
+  EXPECT_EQ(p.Eligible(), 0b11u);  // a new run starts from zero
+}
+
 // ----------------------------------------------------------------------- shared
 
 TEST(Pool, CountersArePlainDataAndEndSaturates) {

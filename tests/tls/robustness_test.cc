@@ -740,9 +740,7 @@ std::vector<MalformedCase> Cases() {
       {"legacy_version 0x0300", ed([](Hello& h) { h.legacy_version = 0x0300; }),
        A::kProtocolVersion,
        "RFC 8446 D.5: legacy_version 0x0300 \"MUST abort the handshake with a protocol_version "
-       "alert\"",
-       "known bug, not fixed yet: OnClientHello never looks at legacy_version, so the "
-       "handshake goes on (reported by the robustness tests; remove this skip with the fix)"},
+       "alert\""},
       // Records around the ClientHello.
       {"zero-length handshake record", [](Hello) { return Record(22, {}, 0x0301); },
        A::kUnexpectedMessage, "RFC 8446 5.1 (no alert named); docs/TLS.md: unexpected_message"},
