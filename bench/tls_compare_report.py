@@ -2,7 +2,7 @@
 """Report of bench/tls_compare.sh: Markdown and two PNG plots from its CSV.
 
     tls_compare_report.py --csv RUN.csv --meta META.tsv --out BASE
-        [--probes FILE] [--baton-notes FILE] [--failures FILE]
+        [--probes FILE] [--baton-notes FILE] [--failures FILE] [--plots-only]
 
 Writes BASE.md, BASE-ratios.png (baton/HAProxy and baton/NGINX per metric, median with
 min..max over the rounds) and BASE-sweep.png (wrk keep-alive req/s against connections).
@@ -109,6 +109,7 @@ def main():
     ap.add_argument('--probes')
     ap.add_argument('--baton-notes')
     ap.add_argument('--failures')
+    ap.add_argument('--plots-only', action='store_true', help='redraw the PNGs from the CSV')
     a = ap.parse_args()
 
     meta = {}
@@ -122,6 +123,13 @@ def main():
 
     def readf(p):
         return open(p).read() if p and os.path.exists(p) else ''
+
+    if a.plots_only:
+        all_metrics = [(k, l, b) for k, l, b, _ in METRICS] + [(k, l, 'low') for k, l, _, _, _ in CPU_METRICS]
+        ratio_table = {(k, p): ratios(data, rounds, k, p) for k, _, _ in all_metrics for p in PEERS}
+        sweep = sorted({int(r['metric'][len('sweep_rps_c'):]) for r in rows if r['metric'].startswith('sweep_rps_c')})
+        plots(a.out, data, rounds, ratio_table, all_metrics, sweep, meta)
+        return 0
 
     md = []
     w = md.append
@@ -289,8 +297,9 @@ def plots(out, data, rounds, ratio_table, all_metrics, sweep, meta):
     from matplotlib.ticker import FixedLocator, NullLocator, FormatStrFormatter
     seen = [x for v in ratio_table.values() for x in v]
     lo_x, hi_x = min(seen + [0.8]), max(seen + [1.25])
-    ticks = [t for t in (0.1, 0.2, 0.25, 0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0, 5.0, 10.0)
-             if lo_x / 1.3 <= t <= hi_x * 1.3]
+    cand = ((0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0) if hi_x / lo_x > 6 else
+            (0.25, 0.33, 0.5, 0.67, 0.8, 1.0, 1.25, 1.5, 2.0, 3.0, 4.0))
+    ticks = [t for t in cand if lo_x / 1.3 <= t <= hi_x * 1.3]
     ax.set_xlim(lo_x / 1.15, hi_x * 1.15)
     ax.xaxis.set_major_locator(FixedLocator(ticks))
     ax.xaxis.set_minor_locator(NullLocator())

@@ -13,7 +13,7 @@ trap e2e_cleanup EXIT
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 section "testbed: client -> router -> box A (DPDK, af_packet) -> backends"
-"${TESTBED}" up --boxes 1 | sed 's/^/  /'
+testbed_up --boxes 1 | sed 's/^/  /'
 if [[ -z ${EAL_MEM} ]]; then echo "  DPDK memory: hugepages"; else echo "  DPDK memory: ${EAL_MEM} (no hugepages here)"; fi
 
 section "box A: baton run --config configs/demo.toml (in namespace bt-a)"
@@ -63,8 +63,8 @@ settle_stats
 echo "  box A: $(box_stat box-a '"ARP requests sent %d, replies received %d, entries learned %d" % (s["counters"]["arp_requests_sent"], s["counters"]["arp_replies_received"], s["counters"]["arp_entries_learned"])')"
 ip netns exec bt-router ip neigh show 198.18.2.11 | sed 's/^/  bt-router: /'
 
+section "baton ctl stats: the run, as baton's runtime API reports it"
+"${BATON}" ctl stats | sed 's/^/  /' || echo "  (baton ctl stats failed)"
 stop_box "${BOX_PID}"
 BOX_PIDS=()
-section "baton's counters for the run"
-sed -n '/^baton: stopping/,$p' "${E2E_TMP}/box-a.log" | sed '1d;$d' | sed 's/^/  /'
 section "done; tearing the testbed down"

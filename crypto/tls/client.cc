@@ -40,6 +40,15 @@ bool IsImplementedGroup(NamedGroup g) noexcept {
   return g == NamedGroup::kX25519 || g == NamedGroup::kSecp256r1;
 }
 
+// Our share for `group`. ShareKeyPair keeps no private length: kSharePrivateBytes is the
+// scalar size of every group IsImplementedGroup lets a config name.
+Step MakeShare(NamedGroup group, RandomFn random, void* random_ctx, ShareKeyPair& key) noexcept {
+  key = ShareKeyPair{};
+  uint8_t private_len = 0;
+  return MakeEphemeralKey(group, random, random_ctx, key.private_key, private_len, key.public_key,
+                          key.public_len);
+}
+
 }  // namespace
 
 void TlsClientState::Wipe() noexcept {
@@ -413,8 +422,8 @@ Step TlsClient::OnServerHello(ByteView msg, OutputSink& to_peer) noexcept {
   std::array<uint8_t, kMaxSharedSecretBytes> shared{};
   uint8_t shared_len = 0;
   WipeOnExit wipe_shared(shared.data(), shared.size());
-  if (const Step s = SharedSecret(static_cast<NamedGroup>(sh.group), ours->key.private_key,
-                                  sh.key_exchange, shared, shared_len);
+  if (const Step s = DeriveSharedSecret(static_cast<NamedGroup>(sh.group), ours->key.private_key,
+                                        sh.key_exchange, shared, shared_len);
       !s.ok) {
     return s;
   }

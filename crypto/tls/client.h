@@ -33,7 +33,6 @@
 
 #include "crypto/aead.h"
 #include "crypto/tls/alert.h"
-#include "crypto/tls/client_key_share.h"
 #include "crypto/tls/client_messages.h"
 #include "crypto/tls/key_exchange.h"
 #include "crypto/tls/messages.h"
@@ -108,6 +107,17 @@ struct TlsClientConfig {
   uint32_t records_per_key_update = 64;
   // RFC 8446 5.5: rekey our sending side after this many records.
   uint64_t max_records_per_key = uint64_t{1} << 24;
+};
+
+// Our (EC)DHE key (RFC 8446 4.2.8, 7.4): made when the ClientHello is built and used when
+// the ServerHello arrives, possibly on another core or box, so the private key is kept as
+// raw bytes (key_exchange.h MakeEphemeralKey / DeriveSharedSecret).
+inline constexpr size_t kSharePrivateBytes = 32;  // X25519 scalar or P-256 big-endian d
+
+struct ShareKeyPair {
+  std::array<uint8_t, kSharePrivateBytes> private_key{};
+  std::array<uint8_t, kMaxKeySharePublicBytes> public_key{};
+  uint8_t public_len = 0;
 };
 
 // One of our key shares, kept from the ClientHello until the ServerHello.

@@ -1,7 +1,9 @@
 #include "crypto/tls/key_exchange.h"
 
+#include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -15,8 +17,10 @@
 #include "crypto/secure_wipe.h"
 
 namespace baton::crypto::tls {
+
 namespace {
 
+// The one set of owners for the libcrypto objects the handshakes make.
 struct PkeyFree {
   void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
 };
@@ -26,77 +30,208 @@ struct PkeyCtxFree {
 struct MdCtxFree {
   void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
 };
+struct BnClearFree {
+  void operator()(BIGNUM* p) const noexcept { BN_clear_free(p); }
+};
+struct ParamBldFree {
+  void operator()(OSSL_PARAM_BLD* p) const noexcept { OSSL_PARAM_BLD_free(p); }
+};
+struct ParamFree {
+  void operator()(OSSL_PARAM* p) const noexcept { OSSL_PARAM_free(p); }
+};
 using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
 using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
 using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-
-constexpr size_t kX25519Bytes = 32;
-constexpr size_t kP256PointBytes = 65;
-constexpr size_t kP384PointBytes = 97;
+using Bn = std::unique_ptr<BIGNUM, BnClearFree>;
+using ParamBld = std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree>;
+using Params = std::unique_ptr<OSSL_PARAM, ParamFree>;
 
 bool Ok(CryptoStatus s) noexcept { return s == CryptoStatus::kOk; }
 
-// Our X25519 key from injected randomness (RFC 7748 5: the private key is 32 random bytes).
-Pkey X25519Key(RandomFn random, void* random_ctx) noexcept {
-  std::array<uint8_t, kX25519Bytes> priv{};
-  Pkey key;
-  if (random(random_ctx, priv.data(), priv.size())) {
-    EVP_PKEY* p = nullptr;
-    if (Ok(OsslCall([&] {
-          return p = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv.data(),
-                                                  priv.size());
-        }))) {
-      key.reset(p);
-    }
+// What each group we build needs. public_bytes == 0: a group we do not build.
+struct GroupParams {
+  const char* ec_name;   // libcrypto's EC group name; nullptr for X25519
+  size_t scalar_bytes;   // raw private key
+  size_t public_bytes;   // RFC 8446 4.2.8.2 key_exchange / RFC 8422 5.4 ECPoint
+};
+
+GroupParams ParamsFor(NamedGroup group) noexcept {
+  switch (group) {
+    case NamedGroup::kX25519: return {nullptr, 32, 32};
+    case NamedGroup::kSecp256r1: return {"P-256", 32, 65};   // 0x04 || x || y
+    case NamedGroup::kSecp384r1: return {"P-384", 48, 97};
   }
-  SecureWipe(priv.data(), priv.size());
-  return key;
+  return {nullptr, 0, 0};  // a wire value we do not know; no default: -Wswitch
 }
 
-Pkey EcKey(const char* curve) noexcept {
+// An EC key from `params` (group name plus public and/or private parts).
+Pkey EcFromData(const OSSL_PARAM* params, int selection) noexcept {
+  PkeyCtx ctx;
   EVP_PKEY* p = nullptr;
-  (void)OsslCall([&] { return p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", curve); });
+  if (!Ok(OsslCall([&] {
+        ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
+        return ctx.get();
+      })) ||
+      !Ok(OsslCall([&] { return EVP_PKEY_fromdata_init(ctx.get()); })) ||
+      !Ok(OsslCall([&] {
+        return EVP_PKEY_fromdata(ctx.get(), &p, selection, const_cast<OSSL_PARAM*>(params));
+      }))) {
+    return nullptr;
+  }
   return Pkey(p);
 }
 
-// The client's public key as an EVP_PKEY. For P-256 libcrypto checks that the point is on
-// the curve when it decodes it.
+// The peer's public key, or nullptr if it is malformed. For the EC groups libcrypto checks
+// that the point is on the curve when it decodes it.
 Pkey PeerKey(NamedGroup group, ByteView pub) noexcept {
+  const GroupParams g = ParamsFor(group);
+  if (g.public_bytes == 0 || pub.size() != g.public_bytes) return nullptr;
   EVP_PKEY* p = nullptr;
-  if (group == NamedGroup::kX25519) {
+  if (g.ec_name == nullptr) {
     // RFC 8446 4.2.8.2: X25519 key_exchange is the 32-byte public value.
-    if (pub.size() != kX25519Bytes) return nullptr;
     (void)OsslCall([&] {
       return p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, pub.data(), pub.size());
     });
     return Pkey(p);
   }
-  // RFC 8446 4.2.8.2: UncompressedPointRepresentation, legacy_form = 4, 65 bytes for
-  // P-256, 97 for P-384.
-  const bool p384 = group == NamedGroup::kSecp384r1;
-  if (pub.size() != (p384 ? kP384PointBytes : kP256PointBytes) || pub[0] != 4) return nullptr;
-  PkeyCtx ctx;
-  if (!Ok(OsslCall([&] {
-        ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-        return ctx.get();
-      }))) {
-    return nullptr;
-  }
-  char p256_name[] = "P-256";
-  char p384_name[] = "P-384";
-  std::array<OSSL_PARAM, 3> params = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, p384 ? p384_name : p256_name,
+  // RFC 8446 4.2.8.2 UncompressedPointRepresentation (legacy_form = 4); RFC 8422 5.1.2:
+  // uncompressed is also the only TLS 1.2 point format we announce.
+  if (pub[0] != 4) return nullptr;
+  const std::array<OSSL_PARAM, 3> params = {
+      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, const_cast<char*>(g.ec_name),
                                        0),
       OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<uint8_t*>(pub.data()),
                                         pub.size()),
       OSSL_PARAM_construct_end()};
-  if (!Ok(OsslCall([&] { return EVP_PKEY_fromdata_init(ctx.get()); })) ||
+  return EcFromData(params.data(), EVP_PKEY_PUBLIC_KEY);
+}
+
+// Our key from its raw private part. ECDH needs only the scalar.
+Pkey OwnKey(NamedGroup group, ByteView priv) noexcept {
+  const GroupParams g = ParamsFor(group);
+  if (g.public_bytes == 0 || priv.size() != g.scalar_bytes) return nullptr;
+  if (g.ec_name == nullptr) {
+    EVP_PKEY* p = nullptr;
+    (void)OsslCall([&] {
+      return p = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv.data(), priv.size());
+    });
+    return Pkey(p);
+  }
+  Bn d;
+  ParamBld bld;
+  Params params;
+  if (!Ok(OsslCall([&] {
+        d.reset(BN_bin2bn(priv.data(), static_cast<int>(priv.size()), nullptr));
+        return d.get();
+      })) ||
       !Ok(OsslCall([&] {
-        return EVP_PKEY_fromdata(ctx.get(), &p, EVP_PKEY_PUBLIC_KEY, params.data());
+        bld.reset(OSSL_PARAM_BLD_new());
+        return bld.get();
+      })) ||
+      !Ok(OsslCall([&] {
+        return OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, g.ec_name,
+                                               0);
+      })) ||
+      !Ok(OsslCall([&] {
+        return OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get());
+      })) ||
+      !Ok(OsslCall([&] {
+        params.reset(OSSL_PARAM_BLD_to_param(bld.get()));
+        return params.get();
       }))) {
     return nullptr;
   }
-  return Pkey(p);
+  Pkey key = EcFromData(params.get(), EVP_PKEY_KEYPAIR);
+  // The builder copied the scalar into params; clear it before the free.
+  OSSL_PARAM* priv_param = OSSL_PARAM_locate(params.get(), OSSL_PKEY_PARAM_PRIV_KEY);
+  if (priv_param != nullptr && priv_param->data != nullptr) {
+    SecureWipe(priv_param->data, priv_param->data_size);
+  }
+  return key;
+}
+
+// A new key for a group we build (ParamsFor(group).public_bytes != 0), its public part
+// written to `pub` (which must hold it) and, if `priv` is not empty, its private part to
+// `priv` (which must then hold the scalar). nullptr on failure.
+Pkey NewKey(NamedGroup group, RandomFn random, void* random_ctx, std::span<uint8_t> priv,
+            std::span<uint8_t> pub, size_t& pub_len) noexcept {
+  const GroupParams g = ParamsFor(group);
+  pub_len = 0;
+  Pkey key;
+  if (g.ec_name == nullptr) {
+    // RFC 7748 5: the private key is 32 random bytes, from the injectable RNG.
+    std::array<uint8_t, 32> scalar{};
+    const std::span<uint8_t> d = priv.empty() ? std::span<uint8_t>(scalar) : priv.first(32);
+    if (random(random_ctx, d.data(), d.size())) key = OwnKey(group, d);
+    SecureWipe(scalar.data(), scalar.size());
+    size_t len = pub.size();
+    if (!key || !Ok(OsslCall([&] {
+          return EVP_PKEY_get_raw_public_key(key.get(), pub.data(), &len);
+        }))) {
+      return nullptr;
+    }
+    pub_len = len;
+    return key;
+  }
+  EVP_PKEY* p = nullptr;
+  if (!Ok(OsslCall([&] { return p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", g.ec_name); }))) {
+    return nullptr;
+  }
+  key.reset(p);
+  if (!priv.empty()) {
+    BIGNUM* raw_d = nullptr;
+    if (!Ok(OsslCall([&] {
+          return EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_PRIV_KEY, &raw_d);
+        }))) {
+      return nullptr;
+    }
+    const Bn d(raw_d);
+    const int scalar_len = static_cast<int>(g.scalar_bytes);
+    if (!Ok(OsslCall([&] {
+          return BN_bn2binpad(d.get(), priv.data(), scalar_len) == scalar_len;
+        }))) {
+      return nullptr;
+    }
+  }
+  size_t len = 0;
+  // Default point conversion form is uncompressed, as RFC 8446 4.2.8.2 and RFC 8422 5.1.2
+  // require.
+  if (!Ok(OsslCall([&] {
+        return EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+                                               pub.data(), pub.size(), &len);
+      })) ||
+      len != g.public_bytes) {
+    return nullptr;
+  }
+  pub_len = len;
+  return key;
+}
+
+// ECDH between our key and the peer's, which derive_set_peer validates.
+Step Derive(EVP_PKEY* ours, EVP_PKEY* peer, std::array<uint8_t, kMaxSharedSecretBytes>& shared,
+            uint8_t& shared_len) noexcept {
+  shared_len = 0;
+  PkeyCtx ctx;
+  if (!Ok(OsslCall([&] {
+        ctx.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, ours, nullptr));
+        return ctx.get();
+      })) ||
+      !Ok(OsslCall([&] { return EVP_PKEY_derive_init(ctx.get()); }))) {
+    return Alert::kInternalError;
+  }
+  // EVP_PKEY_derive_set_peer validates the peer key (EVP_PKEY_derive_set_peer_ex, 1).
+  if (!Ok(OsslCall([&] { return EVP_PKEY_derive_set_peer(ctx.get(), peer); }))) {
+    return Alert::kIllegalParameter;
+  }
+  size_t len = shared.size();
+  // RFC 8446 7.4.2: X25519 implementations "MUST check whether the computed Diffie-Hellman
+  // shared secret is the all-zero value and abort if so"; libcrypto's X25519 derive fails
+  // on that value, which we report as the peer's fault.
+  if (!Ok(OsslCall([&] { return EVP_PKEY_derive(ctx.get(), shared.data(), &len); }))) {
+    return Alert::kIllegalParameter;
+  }
+  shared_len = static_cast<uint8_t>(len);
+  return Step::Continue();
 }
 
 }  // namespace
@@ -105,60 +240,53 @@ bool DefaultRandom(void* /*ctx*/, uint8_t* out, size_t len) noexcept {
   return Ok(OsslCall([&] { return RAND_bytes(out, static_cast<int>(len)); }));
 }
 
+Step MakeEphemeralKey(NamedGroup group, RandomFn random, void* random_ctx,
+                      std::span<uint8_t> private_key, uint8_t& private_len,
+                      std::span<uint8_t> public_key, uint8_t& public_len) noexcept {
+  private_len = 0;
+  public_len = 0;
+  const GroupParams g = ParamsFor(group);
+  if (g.public_bytes == 0 || private_key.size() < g.scalar_bytes ||
+      public_key.size() < g.public_bytes) {
+    return Alert::kInternalError;  // a group we do not build, or no room for its key
+  }
+  size_t pub_len = 0;
+  const Pkey key = NewKey(group, random, random_ctx, private_key.first(g.scalar_bytes),
+                          public_key, pub_len);
+  if (!key) {
+    SecureWipe(private_key.data(), private_key.size());
+    return Alert::kInternalError;
+  }
+  private_len = static_cast<uint8_t>(g.scalar_bytes);
+  public_len = static_cast<uint8_t>(pub_len);
+  return Step::Continue();
+}
+
+Step DeriveSharedSecret(NamedGroup group, ByteView private_key, ByteView peer_public,
+                        std::array<uint8_t, kMaxSharedSecretBytes>& shared,
+                        uint8_t& shared_len) noexcept {
+  shared_len = 0;
+  const Pkey peer = PeerKey(group, peer_public);
+  if (!peer) return Alert::kIllegalParameter;
+  const Pkey ours = OwnKey(group, private_key);
+  if (!ours) return Alert::kInternalError;
+  return Derive(ours.get(), peer.get(), shared, shared_len);
+}
+
 Step KeyExchange(NamedGroup group, ByteView peer_public, RandomFn random, void* random_ctx,
                  KeyExchangeResult& out) noexcept {
   out = KeyExchangeResult{};
-  if (group != NamedGroup::kX25519 && group != NamedGroup::kSecp256r1 &&
-      group != NamedGroup::kSecp384r1) {
+  if (ParamsFor(group).public_bytes == 0) {
     return Alert::kInternalError;  // the caller offered a group we do not build
   }
-  Pkey peer = PeerKey(group, peer_public);
+  // The client's key first: a bad one costs no key generation.
+  const Pkey peer = PeerKey(group, peer_public);
   if (!peer) return Alert::kIllegalParameter;
-  Pkey ours = group == NamedGroup::kX25519   ? X25519Key(random, random_ctx)
-              : group == NamedGroup::kSecp384r1 ? EcKey("P-384")
-                                                : EcKey("P-256");
+  size_t pub_len = 0;
+  const Pkey ours = NewKey(group, random, random_ctx, {}, out.server_public, pub_len);
   if (!ours) return Alert::kInternalError;
-
-  size_t pub_len = out.server_public.size();
-  if (group == NamedGroup::kX25519) {
-    if (!Ok(OsslCall([&] {
-          return EVP_PKEY_get_raw_public_key(ours.get(), out.server_public.data(), &pub_len);
-        }))) {
-      return Alert::kInternalError;
-    }
-  } else {
-    // Default point conversion form is uncompressed, as RFC 8446 4.2.8.2 requires.
-    if (!Ok(OsslCall([&] {
-          return EVP_PKEY_get_octet_string_param(ours.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                                 out.server_public.data(),
-                                                 out.server_public.size(), &pub_len);
-        }))) {
-      return Alert::kInternalError;
-    }
-  }
   out.server_public_len = static_cast<uint8_t>(pub_len);
-
-  PkeyCtx ctx;
-  if (!Ok(OsslCall([&] {
-        ctx.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, ours.get(), nullptr));
-        return ctx.get();
-      })) ||
-      !Ok(OsslCall([&] { return EVP_PKEY_derive_init(ctx.get()); }))) {
-    return Alert::kInternalError;
-  }
-  // EVP_PKEY_derive_set_peer validates the peer key (EVP_PKEY_derive_set_peer_ex, 1).
-  if (!Ok(OsslCall([&] { return EVP_PKEY_derive_set_peer(ctx.get(), peer.get()); }))) {
-    return Alert::kIllegalParameter;
-  }
-  size_t shared_len = out.shared.size();
-  // RFC 8446 7.4.2: X25519 implementations "MUST check whether the computed Diffie-Hellman
-  // shared secret is the all-zero value and abort if so"; libcrypto's X25519 derive fails
-  // on that value, which we report as the peer's fault.
-  if (!Ok(OsslCall([&] { return EVP_PKEY_derive(ctx.get(), out.shared.data(), &shared_len); }))) {
-    return Alert::kIllegalParameter;
-  }
-  out.shared_len = static_cast<uint8_t>(shared_len);
-  return Step::Continue();
+  return Derive(ours.get(), peer.get(), out.shared, out.shared_len);
 }
 
 size_t SchemesForKey(EVP_PKEY* key, std::array<uint16_t, kMaxSchemesPerKey>& out) noexcept {
@@ -221,45 +349,63 @@ Step SignCertificateVerify(EVP_PKEY* key, uint16_t scheme, ByteView transcript_h
     return Alert::kInternalError;  // the caller picked a scheme this key cannot make
   }
   const EVP_MD* digest = nullptr;  // Ed25519 (RFC 8032 PureEdDSA) hashes internally
-  bool pss = false;
+  RsaPadding padding = RsaPadding::kNone;
   switch (static_cast<SignatureScheme>(scheme)) {
     case SignatureScheme::kEcdsaSecp256r1Sha256: digest = EVP_sha256(); break;
     case SignatureScheme::kEcdsaSecp384r1Sha384: digest = EVP_sha384(); break;
-    case SignatureScheme::kRsaPssRsaeSha256: digest = EVP_sha256(); pss = true; break;
-    case SignatureScheme::kRsaPssRsaeSha384: digest = EVP_sha384(); pss = true; break;
+    case SignatureScheme::kRsaPssRsaeSha256:
+      digest = EVP_sha256();
+      padding = RsaPadding::kPss;
+      break;
+    case SignatureScheme::kRsaPssRsaeSha384:
+      digest = EVP_sha384();
+      padding = RsaPadding::kPss;
+      break;
     case SignatureScheme::kEd25519: break;
   }
+  return SignWithKey(key, digest, padding, {content.data(), content_len}, signature);
+}
 
+Step SignWithKey(EVP_PKEY* key, const EVP_MD* digest, RsaPadding padding, ByteView data,
+                 std::vector<uint8_t>& signature) noexcept {
   MdCtx md;
   EVP_PKEY_CTX* pctx = nullptr;  // owned by md
   if (!Ok(OsslCall([&] {
         md.reset(EVP_MD_CTX_new());
         return md.get();
       })) ||
-      !Ok(OsslCall([&] {
-        return EVP_DigestSignInit(md.get(), &pctx, digest, nullptr, key);
-      }))) {
+      !Ok(OsslCall([&] { return EVP_DigestSignInit(md.get(), &pctx, digest, nullptr, key); }))) {
     return Alert::kInternalError;
   }
-  if (pss) {
-    // RFC 8446 4.2.3: RSASSA-PSS, MGF1 with the scheme's hash (libcrypto's default MGF1
-    // digest is the signature digest), salt length = digest length.
-    if (!Ok(OsslCall([&] { return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING); })) ||
-        !Ok(OsslCall([&] {
-          return EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
-        }))) {
-      return Alert::kInternalError;
-    }
+  switch (padding) {
+    case RsaPadding::kNone: break;
+    case RsaPadding::kPss:
+      // RFC 8446 4.2.3: RSASSA-PSS, MGF1 with the scheme's hash (libcrypto's default MGF1
+      // digest is the signature digest), salt length = digest length.
+      if (!Ok(OsslCall([&] {
+            return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING);
+          })) ||
+          !Ok(OsslCall([&] {
+            return EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST);
+          }))) {
+        return Alert::kInternalError;
+      }
+      break;
+    case RsaPadding::kPkcs1:
+      if (!Ok(OsslCall([&] { return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING); }))) {
+        return Alert::kInternalError;
+      }
+      break;
   }
   size_t sig_len = 0;
   if (!Ok(OsslCall([&] {
-        return EVP_DigestSign(md.get(), nullptr, &sig_len, content.data(), content_len);
+        return EVP_DigestSign(md.get(), nullptr, &sig_len, data.data(), data.size());
       }))) {
     return Alert::kInternalError;
   }
   signature.resize(sig_len);
   if (!Ok(OsslCall([&] {
-        return EVP_DigestSign(md.get(), signature.data(), &sig_len, content.data(), content_len);
+        return EVP_DigestSign(md.get(), signature.data(), &sig_len, data.data(), data.size());
       }))) {
     return Alert::kInternalError;
   }

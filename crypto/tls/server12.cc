@@ -1,15 +1,10 @@
 #include "crypto/tls/server12.h"
 
-#include <openssl/bn.h>
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/param_build.h>
-#include <openssl/rsa.h>
 
 #include <algorithm>
 #include <cstring>
-#include <memory>
 
 #include "crypto/ossl_call.h"
 #include "crypto/secure_wipe.h"
@@ -202,229 +197,19 @@ Step ParseClientHello12(ByteView body, ClientHello12& ch) noexcept {
 }
 
 // ---------------------------------------------------------------------------------------
-// libcrypto: ephemeral ECDHE keys that survive a memcpy of the state, and the
-// ServerKeyExchange signature. Handshake-time only (EVP objects allocate).
-
-struct PkeyFree {
-  void operator()(EVP_PKEY* p) const noexcept { EVP_PKEY_free(p); }
-};
-struct PkeyCtxFree {
-  void operator()(EVP_PKEY_CTX* p) const noexcept { EVP_PKEY_CTX_free(p); }
-};
-struct MdCtxFree {
-  void operator()(EVP_MD_CTX* p) const noexcept { EVP_MD_CTX_free(p); }
-};
-struct BnFree {
-  void operator()(BIGNUM* p) const noexcept { BN_clear_free(p); }
-};
-struct ParamBldFree {
-  void operator()(OSSL_PARAM_BLD* p) const noexcept { OSSL_PARAM_BLD_free(p); }
-};
-struct ParamFree {
-  void operator()(OSSL_PARAM* p) const noexcept { OSSL_PARAM_free(p); }
-};
-using Pkey = std::unique_ptr<EVP_PKEY, PkeyFree>;
-using PkeyCtx = std::unique_ptr<EVP_PKEY_CTX, PkeyCtxFree>;
-using MdCtx = std::unique_ptr<EVP_MD_CTX, MdCtxFree>;
-using Bn = std::unique_ptr<BIGNUM, BnFree>;
-
-constexpr size_t kX25519Bytes = 32;
-constexpr size_t kP256ScalarBytes = 32;
-constexpr size_t kP256PointBytes = 65;
-
-// A P-256 key from its raw scalar and point (what the state keeps between our
-// ServerKeyExchange and the client's ClientKeyExchange).
-Pkey P256FromRaw(ByteView priv, ByteView pub) noexcept {
-  std::unique_ptr<OSSL_PARAM_BLD, ParamBldFree> bld(OSSL_PARAM_BLD_new());
-  Bn d(BN_bin2bn(priv.data(), static_cast<int>(priv.size()), nullptr));
-  if (!bld || !d) {
-    ERR_clear_error();
-    return nullptr;
-  }
-  EVP_PKEY* p = nullptr;
-  std::unique_ptr<OSSL_PARAM, ParamFree> params;
-  PkeyCtx ctx;
-  if (!Ok(OsslCall([&] {
-        return OSSL_PARAM_BLD_push_utf8_string(bld.get(), OSSL_PKEY_PARAM_GROUP_NAME, "P-256", 0);
-      })) ||
-      !Ok(OsslCall([&] { return OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_PRIV_KEY, d.get()); })) ||
-      !Ok(OsslCall([&] {
-        return OSSL_PARAM_BLD_push_octet_string(bld.get(), OSSL_PKEY_PARAM_PUB_KEY, pub.data(),
-                                                pub.size());
-      })) ||
-      !Ok(OsslCall([&] {
-        params.reset(OSSL_PARAM_BLD_to_param(bld.get()));
-        return params.get();
-      })) ||
-      !Ok(OsslCall([&] {
-        ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-        return ctx.get();
-      })) ||
-      !Ok(OsslCall([&] { return EVP_PKEY_fromdata_init(ctx.get()); })) ||
-      !Ok(OsslCall([&] { return EVP_PKEY_fromdata(ctx.get(), &p, EVP_PKEY_KEYPAIR, params.get()); }))) {
-    return nullptr;
-  }
-  return Pkey(p);
-}
-
-// The client's public value (RFC 8422 5.7 ECPoint / RFC 7748 X25519 u-coordinate).
-Pkey PeerKey(NamedGroup group, ByteView pub) noexcept {
-  EVP_PKEY* p = nullptr;
-  if (group == NamedGroup::kX25519) {
-    if (pub.size() != kX25519Bytes) return nullptr;
-    (void)OsslCall([&] {
-      return p = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, nullptr, pub.data(), pub.size());
-    });
-    return Pkey(p);
-  }
-  // RFC 8422 5.1.2: uncompressed points only (the only format we announce).
-  if (pub.size() != kP256PointBytes || pub[0] != 4) return nullptr;
-  PkeyCtx ctx;
-  char group_name[] = "P-256";
-  std::array<OSSL_PARAM, 3> params = {
-      OSSL_PARAM_construct_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, group_name, 0),
-      OSSL_PARAM_construct_octet_string(OSSL_PKEY_PARAM_PUB_KEY, const_cast<uint8_t*>(pub.data()),
-                                        pub.size()),
-      OSSL_PARAM_construct_end()};
-  if (!Ok(OsslCall([&] {
-        ctx.reset(EVP_PKEY_CTX_new_from_name(nullptr, "EC", nullptr));
-        return ctx.get();
-      })) ||
-      !Ok(OsslCall([&] { return EVP_PKEY_fromdata_init(ctx.get()); })) ||
-      !Ok(OsslCall([&] {
-        return EVP_PKEY_fromdata(ctx.get(), &p, EVP_PKEY_PUBLIC_KEY, params.data());
-      }))) {
-    return nullptr;
-  }
-  return Pkey(p);
-}
-
-// Makes our ephemeral key for `group` into the state's raw fields.
-Step MakeEphemeral(NamedGroup group, RandomFn random, void* random_ctx,
-                   Tls12ServerState& st) noexcept {
-  st.ecdhe_private_len = 0;
-  st.ecdhe_public_len = 0;
-  if (group == NamedGroup::kX25519) {
-    // RFC 7748 5: the private key is 32 random bytes (from the injectable RNG).
-    if (!random(random_ctx, st.ecdhe_private.data(), kX25519Bytes)) return Alert::kInternalError;
-    EVP_PKEY* p = nullptr;
-    if (!Ok(OsslCall([&] {
-          return p = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr,
-                                                  st.ecdhe_private.data(), kX25519Bytes);
-        }))) {
-      return Alert::kInternalError;
-    }
-    const Pkey key(p);
-    size_t len = st.ecdhe_public.size();
-    if (!Ok(OsslCall([&] {
-          return EVP_PKEY_get_raw_public_key(key.get(), st.ecdhe_public.data(), &len);
-        }))) {
-      return Alert::kInternalError;
-    }
-    st.ecdhe_private_len = kX25519Bytes;
-    st.ecdhe_public_len = static_cast<uint8_t>(len);
-    return Step::Continue();
-  }
-  EVP_PKEY* p = nullptr;
-  if (!Ok(OsslCall([&] { return p = EVP_PKEY_Q_keygen(nullptr, nullptr, "EC", "P-256"); }))) {
-    return Alert::kInternalError;
-  }
-  const Pkey key(p);
-  BIGNUM* d = nullptr;
-  size_t len = 0;
-  if (!Ok(OsslCall([&] { return EVP_PKEY_get_bn_param(key.get(), OSSL_PKEY_PARAM_PRIV_KEY, &d); }))) {
-    return Alert::kInternalError;
-  }
-  const Bn priv(d);
-  if (BN_bn2binpad(priv.get(), st.ecdhe_private.data(), kP256ScalarBytes) != kP256ScalarBytes ||
-      !Ok(OsslCall([&] {
-        return EVP_PKEY_get_octet_string_param(key.get(), OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                               st.ecdhe_public.data(), st.ecdhe_public.size(),
-                                               &len);
-      })) ||
-      len != kP256PointBytes) {
-    ERR_clear_error();
-    return Alert::kInternalError;
-  }
-  st.ecdhe_private_len = kP256ScalarBytes;
-  st.ecdhe_public_len = kP256PointBytes;
-  return Step::Continue();
-}
-
-// The pre-master secret (RFC 8422 5.10: the x-coordinate / RFC 7748 output).
-Step DeriveShared(NamedGroup group, const Tls12ServerState& st, ByteView peer_public,
-                  std::array<uint8_t, kMaxSharedSecretBytes>& shared, size_t& shared_len) noexcept {
-  Pkey peer = PeerKey(group, peer_public);
-  if (!peer) return Alert::kIllegalParameter;
-  Pkey ours;
-  const ByteView priv(st.ecdhe_private.data(), st.ecdhe_private_len);
-  if (group == NamedGroup::kX25519) {
-    EVP_PKEY* p = nullptr;
-    (void)OsslCall([&] {
-      return p = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, nullptr, priv.data(), priv.size());
-    });
-    ours.reset(p);
-  } else {
-    ours = P256FromRaw(priv, {st.ecdhe_public.data(), st.ecdhe_public_len});
-  }
-  if (!ours) return Alert::kInternalError;
-  PkeyCtx ctx;
-  if (!Ok(OsslCall([&] {
-        ctx.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, ours.get(), nullptr));
-        return ctx.get();
-      })) ||
-      !Ok(OsslCall([&] { return EVP_PKEY_derive_init(ctx.get()); }))) {
-    return Alert::kInternalError;
-  }
-  // Validates the peer key (on the curve; for X25519 the all-zero output fails below).
-  if (!Ok(OsslCall([&] { return EVP_PKEY_derive_set_peer(ctx.get(), peer.get()); }))) {
-    return Alert::kIllegalParameter;
-  }
-  shared_len = shared.size();
-  if (!Ok(OsslCall([&] { return EVP_PKEY_derive(ctx.get(), shared.data(), &shared_len); }))) {
-    return Alert::kIllegalParameter;
-  }
-  return Step::Continue();
-}
+// libcrypto (key_exchange.h). The ephemeral ECDHE key is MakeEphemeralKey /
+// DeriveSharedSecret, kept as raw bytes in the state between ServerKeyExchange and
+// ClientKeyExchange, so a half-done handshake can move.
 
 // RFC 5246 7.4.3: the signature over client_random || server_random || ServerECDHParams,
 // with SHA-256 and the scheme's padding (RFC 8446 4.2.3 for rsa_pss_rsae_sha256).
 Step SignParams(EVP_PKEY* key, uint16_t scheme, ByteView signed_data,
                 std::vector<uint8_t>& signature) noexcept {
-  MdCtx md;
-  EVP_PKEY_CTX* pctx = nullptr;  // owned by md
-  if (!Ok(OsslCall([&] {
-        md.reset(EVP_MD_CTX_new());
-        return md.get();
-      })) ||
-      !Ok(OsslCall([&] { return EVP_DigestSignInit(md.get(), &pctx, EVP_sha256(), nullptr, key); }))) {
-    return Alert::kInternalError;
-  }
-  if (scheme == static_cast<uint16_t>(SignatureScheme::kRsaPssRsaeSha256)) {
-    if (!Ok(OsslCall([&] { return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING); })) ||
-        !Ok(OsslCall([&] { return EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST); }))) {
-      return Alert::kInternalError;
-    }
-  } else if (scheme == kRsaPkcs1Sha256) {
-    if (!Ok(OsslCall([&] { return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING); }))) {
-      return Alert::kInternalError;
-    }
-  }
-  size_t sig_len = 0;
-  if (!Ok(OsslCall([&] {
-        return EVP_DigestSign(md.get(), nullptr, &sig_len, signed_data.data(), signed_data.size());
-      }))) {
-    return Alert::kInternalError;
-  }
-  signature.resize(sig_len);
-  if (!Ok(OsslCall([&] {
-        return EVP_DigestSign(md.get(), signature.data(), &sig_len, signed_data.data(),
-                              signed_data.size());
-      }))) {
-    return Alert::kInternalError;
-  }
-  signature.resize(sig_len);
-  return Step::Continue();
+  const RsaPadding padding =
+      scheme == static_cast<uint16_t>(SignatureScheme::kRsaPssRsaeSha256) ? RsaPadding::kPss
+      : scheme == kRsaPkcs1Sha256                                         ? RsaPadding::kPkcs1
+                                                                          : RsaPadding::kNone;
+  return SignWithKey(key, EVP_sha256(), padding, signed_data, signature);
 }
 
 // The scheme we sign ServerKeyExchange with for `key`, given the client's
@@ -835,8 +620,16 @@ Step Tls12Server::SendFullFlight(uint16_t scheme, bool point_formats,
     std::memcpy(st_.server_random.data() + kHelloRandomBytes - kDowngradeTls12.size(),
                 kDowngradeTls12.data(), kDowngradeTls12.size());
   }
-  const NamedGroup group = static_cast<NamedGroup>(st_.group);
-  if (const Step s = MakeEphemeral(group, random, base().random_ctx, st_); !s.ok) return s;
+  // Our ephemeral key: the private part stays in the state for the ClientKeyExchange, the
+  // public part is only sent.
+  std::array<uint8_t, kMaxKeySharePublicBytes> ecdhe_public{};
+  uint8_t ecdhe_public_len = 0;
+  if (const Step s = MakeEphemeralKey(static_cast<NamedGroup>(st_.group), random,
+                                      base().random_ctx, st_.ecdhe_private, st_.ecdhe_private_len,
+                                      ecdhe_public, ecdhe_public_len);
+      !s.ok) {
+    return s;
+  }
 
   flight_.clear();
   Writer w(flight_);
@@ -858,10 +651,10 @@ Step Tls12Server::SendFullFlight(uint16_t scheme, bool point_formats,
   const size_t params_at = w.size();
   w.U8(kCurveTypeNamed);
   w.U16(st_.group);
-  w.U8(st_.ecdhe_public_len);
-  w.Bytes({st_.ecdhe_public.data(), st_.ecdhe_public_len});
+  w.U8(ecdhe_public_len);
+  w.Bytes({ecdhe_public.data(), ecdhe_public_len});
   std::vector<uint8_t> signed_data;
-  signed_data.reserve(2 * kHelloRandomBytes + 4 + kMaxEcdhePublicBytes);
+  signed_data.reserve(2 * kHelloRandomBytes + 4 + ecdhe_public_len);
   signed_data.insert(signed_data.end(), st_.client_random.begin(), st_.client_random.end());
   signed_data.insert(signed_data.end(), st_.server_random.begin(), st_.server_random.end());
   signed_data.insert(signed_data.end(), flight_.begin() + static_cast<long>(params_at), flight_.end());
@@ -931,8 +724,10 @@ Step Tls12Server::OnClientKeyExchange(ByteView msg) noexcept {
   if (!r.ok() || !r.empty() || point.empty()) return Alert::kDecodeError;
   std::array<uint8_t, kMaxSharedSecretBytes> shared{};
   WipeOnExit wipe(shared.data(), shared.size());
-  size_t shared_len = 0;
-  if (const Step s = DeriveShared(static_cast<NamedGroup>(st_.group), st_, point, shared, shared_len);
+  uint8_t shared_len = 0;
+  if (const Step s = DeriveSharedSecret(static_cast<NamedGroup>(st_.group),
+                                        {st_.ecdhe_private.data(), st_.ecdhe_private_len}, point,
+                                        shared, shared_len);
       !s.ok) {
     return s;
   }

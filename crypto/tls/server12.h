@@ -71,7 +71,6 @@ enum class Hs12State : uint8_t {
 };
 
 inline constexpr size_t kMaxEcdhePrivateBytes = 32;
-inline constexpr size_t kMaxEcdhePublicBytes = 65;  // uncompressed P-256 point
 
 struct Tls12ServerState {
   Hs12State hs = Hs12State::kExpectClientHello;
@@ -100,11 +99,9 @@ struct Tls12ServerState {
   std::array<uint8_t, kHelloRandomBytes> server_random{};
   MasterSecret12 master_secret{};
   // Our ephemeral ECDHE key between ServerKeyExchange and ClientKeyExchange: the raw
-  // private scalar (X25519 or P-256) and, for P-256, the public point.
+  // private scalar (X25519 or P-256; key_exchange.h MakeEphemeralKey).
   uint8_t ecdhe_private_len = 0;
   std::array<uint8_t, kMaxEcdhePrivateBytes> ecdhe_private{};
-  uint8_t ecdhe_public_len = 0;
-  std::array<uint8_t, kMaxEcdhePublicBytes> ecdhe_public{};
   uint8_t session_id_len = 0;  // the id in our ServerHello (cache key), may be 0
   std::array<uint8_t, kMaxSessionIdBytes> session_id{};
   Transcript transcript{HashAlg::kSha256};

@@ -18,7 +18,7 @@ METRICS_URL=http://127.0.0.1:9180/metrics
 CURLS=20
 
 echo "== api: runtime API, baton ctl and /metrics on box A"
-"${TESTBED}" up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
+testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
 start_box bt-a "${ROOT}/configs/demo.toml" box-a --name "${NAME}"
 check "the API socket is at ${SOCK}" test -S "${SOCK}"
 

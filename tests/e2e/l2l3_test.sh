@@ -8,7 +8,7 @@ source "${ROOT}/tests/e2e/lib.sh"
 trap e2e_cleanup EXIT
 
 echo "== l2l3: ARP, ping and malformed frames against box A"
-"${TESTBED}" up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
+testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
 
 start_box bt-a "${ROOT}/configs/demo.toml" box-a
 # Jumbo frames must reach baton for the frame-too-long case: raise the kernel MTU along

@@ -14,7 +14,7 @@ CLIENTS=(ip netns exec bt-client /usr/bin/python3 "${ROOT}/tests/e2e/tcp_clients
 GIB=$((1 << 30))
 
 echo "== l4_proxy: box A proxies TCP from bt-client to bt-backend"
-"${TESTBED}" up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
+testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
 # The demo config plus listeners for the sink (half-close) and reset services.
 cat "${ROOT}/configs/demo.toml" - >"${E2E_TMP}/l4.toml" <<'TOML'
 

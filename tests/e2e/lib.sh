@@ -10,10 +10,24 @@ BOX_PIDS=()
 # EAL memory arguments: hugepages when they can be had, else --no-huge (said once).
 EAL_MEM="$("${ROOT}/scripts/hugepages.sh" 2>/dev/null)" || EAL_MEM="--no-huge -m 512"
 
+E2E_TESTBED_OWNED=0
+
+# testbed_up ARGS...: brings the testbed up for this script, which then owns it: only
+# then does e2e_cleanup tear it down. A testbed that is already up is someone else's
+# (a bench, another test run): refused, and left alone.
+testbed_up() {
+  if ip netns list 2>/dev/null | grep -q '^bt-'; then
+    echo "a testbed is already up (another run's?); not touching it" >&2
+    return 1
+  fi
+  E2E_TESTBED_OWNED=1
+  "${TESTBED}" up "$@"
+}
+
 e2e_cleanup() {
   local pid
   for pid in "${BOX_PIDS[@]}"; do stop_box "${pid}" || true; done
-  "${TESTBED}" down >/dev/null 2>&1 || true
+  if [[ ${E2E_TESTBED_OWNED} == 1 ]]; then "${TESTBED}" down >/dev/null 2>&1 || true; fi
   rm -rf "${E2E_TMP}"
 }
 

@@ -16,7 +16,7 @@ CURL=(ip netns exec bt-client curl -sS --cacert "${TLSDIR}/ca.pem" --resolve "${
       --resolve "${HOST}:9443:${VIP}")
 
 echo "== tls: box A terminates TLS for bt-client, plaintext to bt-backend"
-"${TESTBED}" up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
+testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
 start_box bt-a "${ROOT}/configs/demo.toml" box-a
 
 page=$("${CURL[@]}" -m 10 --tlsv1.3 "https://${HOST}/" || true)

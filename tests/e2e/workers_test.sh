@@ -9,7 +9,7 @@ source "${ROOT}/tests/e2e/lib.sh"
 trap e2e_cleanup EXIT
 
 echo "== workers: box A with 2 workers"
-"${TESTBED}" up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
+testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
 sed -e 's/^workers = 1 .*/workers = 2/' -e 's/iface=\(front\|back\|repl\)"/iface=\1,qpairs=2"/' \
   "${ROOT}/configs/demo.toml" >"${E2E_TMP}/two-workers.toml"
 start_box bt-a "${E2E_TMP}/two-workers.toml" box-a
