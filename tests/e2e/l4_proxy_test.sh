@@ -15,12 +15,9 @@ GIB=$((1 << 30))
 
 echo "== l4_proxy: box A proxies TCP from bt-client to bt-backend"
 testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
-# The demo config plus listeners for the sink (half-close) and reset services.
+# The demo config (which has the sink pool) plus plain TCP listeners for the sink
+# (half-close) and reset services.
 cat "${ROOT}/configs/demo.toml" - >"${E2E_TMP}/l4.toml" <<'TOML'
-
-[[pool]]
-name = "sink"
-backends = ["198.18.3.101:9001", "198.18.3.102:9001", "198.18.3.103:9001"]
 
 [[pool]]
 name = "reset"
