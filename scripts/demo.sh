@@ -13,7 +13,9 @@ trap e2e_cleanup EXIT
 section() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 section "testbed: client -> router -> box A (DPDK, af_packet) -> backends"
-testbed_up --boxes 1 | sed 's/^/  /'
+# Not in a pipeline: testbed_up must run in this shell, which then owns the testbed.
+testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
+sed 's/^/  /' "${E2E_TMP}/testbed.log"
 if [[ -z ${EAL_MEM} ]]; then echo "  DPDK memory: hugepages"; else echo "  DPDK memory: ${EAL_MEM} (no hugepages here)"; fi
 
 section "box A: baton run --config configs/demo.toml (in namespace bt-a)"
