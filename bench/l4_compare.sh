@@ -126,6 +126,7 @@ testbed_up() {
     if [[ -z ${busy} ]]; then
       if "${TESTBED}" up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1; then
         TESTBED_OURS=1
+        E2E_TESTBED_OWNED=1  # so e2e_cleanup (tests/e2e/lib.sh) tears it down
         return 0
       fi
       say "testbed up failed:"; cat "${E2E_TMP}/testbed.log" >&2
