@@ -10,6 +10,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -67,9 +68,17 @@ TestCert MakeCertFiles(const std::vector<std::string>& names) {
   return t;
 }
 
+// Made once per test binary; its folder goes when the binary exits.
 const TestCert& SiteCert() {
-  static const TestCert c = MakeCertFiles({"www.example.com", "api.example.com"});
-  return c;
+  struct Owned {
+    TestCert c = MakeCertFiles({"www.example.com", "api.example.com"});
+    ~Owned() {
+      std::filesystem::remove_all(c.dir);
+      X509_free(c.cert);
+    }
+  };
+  static const Owned owned;
+  return owned.c;
 }
 
 // The bed with a TLS listener on VIP:443 (pool "web"), an "api" pool holding backend 2
