@@ -71,10 +71,13 @@
 #include "dataplane/net/checksum.h"
 #include "dataplane/net/counters.h"
 #include "dataplane/net/l3_stack.h"
+#include "crypto/tls/acceptor.h"
 #include "dataplane/proxy/engine.h"
+#include "dataplane/proxy/session_space.h"
 #include "dataplane/proxy/tls_listeners.h"
 #include "dataplane/tcp/connection.h"
 #include "dataplane/tcp/segment.h"
+#include "tests/testkit/eal.h"
 
 // Last: its many short macros must not reach the headers above.
 #include <intel-ipsec-mb.h>
@@ -512,8 +515,18 @@ class Bed {
     std::vector<std::string> errors;
     tls_ = TlsListeners::Load(config_, errors);
     if (!errors.empty()) Die("TlsListeners::Load: " + errors.front());
+    static int beds = 0;  // DPDK object names must be unique while they live
+    SessionSpaceConfig sc;
+    sc.name = "bench" + std::to_string(beds++);
+    sc.capacity = config_.tcp.max_sessions;
+    sc.buffer_bytes = config_.tcp.buffer_bytes;
+    sc.tls_slot_bytes = sizeof(crypto::tls::TlsAcceptor);
+    std::string err;
+    space_ = SessionSpace::Create(sc, err);
+    if (!space_) Die("SessionSpace::Create: " + err);
     engine_ = std::make_unique<ProxyEngine>(config_, kFront, kBack, uint16_t{0}, uint16_t{1}, l3_, counters_,
-                                            tcp::IsnKey{0x0123456789abcdefull, 0xfedcba9876543210ull}, &tls_);
+                                            tcp::IsnKey{0x0123456789abcdefull, 0xfedcba9876543210ull}, *space_,
+                                            &tls_);
     tsc0_ = Tsc();
     now_us_ = 1;
     l3_.LearnFromPeer(kFront, kRouterIp, kRouterMac, now_us_, sink_);
@@ -685,7 +698,13 @@ class Bed {
     now_us_ = NowUs();
     const uint64_t t0 = Tsc();
     for (uint16_t port : {kFront, kBack}) {
+      // As the worker does: L3 for the burst, one bulk lookup in the shared tables, then
+      // TCP for each segment.
       std::deque<uint32_t>& q = to_engine_[port];
+      std::array<SegmentRef, kBurst> refs;
+      std::array<FlowRoute, kBurst> routes;
+      std::array<uint32_t, kBurst> slots;
+      size_t tcp = 0;
       for (uint16_t n = 0; n < kBurst && !q.empty(); ++n) {
         const uint32_t slot = q.front();
         q.pop_front();
@@ -693,13 +712,21 @@ class Bed {
         const InputResult r = l3_.Input(frame, RxMeta{port, IpChecksumState::kUnknown, IpChecksumState::kUnknown},
                                         now_us_, sink_);
         if (r.verdict == Verdict::kTcp) {
-          engine_->Input(port, r.tcp, ByteView(frame.data() + r.tcp.l4_offset, r.tcp.l4_len), now_us_, sink_);
-        } else if (r.verdict == Verdict::kReply) {
+          refs[tcp] = {port, r.tcp, ByteView(frame.data() + r.tcp.l4_offset, r.tcp.l4_len)};
+          slots[tcp++] = slot;
+          continue;
+        }
+        if (r.verdict == Verdict::kReply) {
           pool_.Len(slot) = r.tx_len;
           sink_.out[port].push_back(slot);
           continue;
         }
         pool_.Put(slot);
+      }
+      engine_->Route({refs.data(), tcp}, routes, now_us_);
+      for (size_t i = 0; i < tcp; ++i) {
+        engine_->Input(port, refs[i].view, refs[i].segment, routes[i].idx, now_us_, sink_);
+        pool_.Put(slots[i]);
       }
     }
     engine_->Flush(now_us_, sink_);
@@ -708,6 +735,7 @@ class Bed {
       engine_->Advance(now_us_, sink_);
       next_tick_us_ = now_us_ + kTickUs;
     }
+    engine_->EndPass();
     const uint64_t t1 = Tsc();
     engine_ticks_ += t1 - t0;
 
@@ -1045,6 +1073,7 @@ class Bed {
   FramePool pool_;
   EngineSink sink_;
   TlsListeners tls_;  // before engine_: the engine's sessions point into it
+  std::unique_ptr<SessionSpace> space_;  // before engine_: it runs the space's sessions
   std::unique_ptr<ProxyEngine> engine_;
   std::array<std::deque<uint32_t>, 2> to_engine_;
   uint64_t tsc0_ = 0, now_us_ = 0, next_tick_us_ = 0, passes_ = 0;
@@ -1156,6 +1185,8 @@ void PinCore(int core) {
 
 int main(int argc, char** argv) {
   const Options opt = Parse(argc, argv);
+  const testkit::TestEal eal(argv[0], "dp_tls_bench");  // the shared session tables are EAL memory
+  if (!eal.ok()) return 1;
   PinCore(opt.core);
   const double tsc_hz = MeasureTscHz(opt.smoke ? 0.02 : 0.2);
   std::optional<crypto::CryptoContext> ctx = crypto::CryptoContext::Create();

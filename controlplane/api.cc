@@ -107,6 +107,42 @@ json ChangeBackendCommand(const ApiSources& s, const json& req) {
   return json{{"pool", *pool_name}, {"address", name}};
 }
 
+// An integer argument in [0, max], or a refusal naming it.
+uint16_t WorkerArgument(const json& req, const char* key, uint16_t workers) {
+  const auto it = req.find(key);
+  const std::string range = "0.." + std::to_string(workers - 1);
+  if (it == req.end()) throw std::invalid_argument(std::string("\"") + key + "\" (a worker number " + range + ") is missing");
+  if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() >= workers)
+    throw std::invalid_argument(std::string("\"") + key + "\" must be a worker number " + range + ", got " +
+                                it->dump().substr(0, 64));
+  return it->get<uint16_t>();
+}
+
+json WorkerCommand(const ApiSources& s, const json& req) {
+  if (s.config == nullptr || !s.halt_worker) throw std::runtime_error("this baton cannot control workers");
+  const uint16_t w = WorkerArgument(req, "worker", s.config->dataplane.workers);
+  const auto action = req.find("action");
+  if (action == req.end() || !action->is_string() || action->get<std::string>() != "halt")
+    throw std::invalid_argument("\"action\" must be \"halt\"");
+  if (const std::string err = s.halt_worker(w); !err.empty()) throw std::runtime_error(err);
+  return json{{"worker", w}, {"action", "halt"}};
+}
+
+json RebalanceCommand(const ApiSources& s, const json& req) {
+  if (s.config == nullptr || !s.rebalance) throw std::runtime_error("this baton cannot rebalance");
+  const uint16_t workers = s.config->dataplane.workers;
+  const uint16_t from = WorkerArgument(req, "from", workers);
+  const uint16_t to = WorkerArgument(req, "to", workers);
+  const auto share = req.find("share");
+  if (share == req.end() || !share->is_number() || !(share->get<double>() > 0 && share->get<double>() <= 1))
+    throw std::invalid_argument("\"share\" must be a number in (0, 1]: the share of FROM's sessions to move");
+  if (from == to) throw std::invalid_argument("\"from\" and \"to\" are the same worker");
+  uint64_t moved = 0;
+  if (const std::string err = s.rebalance(from, to, share->get<double>(), moved); !err.empty())
+    throw std::runtime_error(err);
+  return json{{"from", from}, {"to", to}, {"share", share->get<double>()}, {"moved", moved}};
+}
+
 struct Command {
   std::string_view name;
   json (*run)(const ApiSources&, const json& request);
@@ -114,8 +150,10 @@ struct Command {
 };
 
 constexpr std::string_view kBackendArguments[] = {"pool", "backend", "action", "weight"};
+constexpr std::string_view kWorkerArguments[] = {"worker", "action"};
+constexpr std::string_view kRebalanceArguments[] = {"from", "to", "share"};
 
-const std::array<Command, 8> kCommands = {{
+const std::array<Command, 10> kCommands = {{
     {"stats", [](const ApiSources& s, const json&) { return StatsToJson(s.stats()); }, {}},
     {"stats.drops", [](const ApiSources& s, const json&) { return DropsToJson(s.stats()); }, {}},
     {"sessions", [](const ApiSources& s, const json&) { return SessionsToJson(s.stats()); }, {}},
@@ -126,6 +164,8 @@ const std::array<Command, 8> kCommands = {{
      [](const ApiSources& s, const json&) { return s.config ? ConfigToJson(*s.config) : json(nullptr); },
      {}},
     {"backend", ChangeBackendCommand, kBackendArguments},
+    {"worker", WorkerCommand, kWorkerArguments},
+    {"rebalance", RebalanceCommand, kRebalanceArguments},
 }};
 
 }  // namespace
@@ -165,7 +205,9 @@ json DispatchApiRequest(std::string_view request, const ApiSources& sources) {
     } catch (const std::invalid_argument& e) {
       return Error(e.what());  // a refused argument: nothing changed
     } catch (const std::exception& e) {
-      return Error(std::string(c.name == "backend" ? "" : "internal error: ") + e.what());
+      // The data plane's refusals ("worker 1 is not running") are not internal errors.
+      const bool changes = c.name == "backend" || c.name == "worker" || c.name == "rebalance";
+      return Error(std::string(changes ? "" : "internal error: ") + e.what());
     }
   }
   std::string known;
@@ -195,9 +237,10 @@ json SessionsToJson(const dp::StatsSnapshot& stats) {
     total += l.sessions_active;
     opened += l.counters[dp::Idx(dp::Counter::kSessionsOpened)];
     closed += l.counters[dp::Idx(dp::Counter::kSessionsClosed)];
-    workers.push_back({{"worker", l.worker}, {"lcore", l.lcore}, {"active", l.sessions_active}});
+    workers.push_back({{"worker", l.worker}, {"lcore", l.lcore}, {"active", l.sessions_active}, {"state", l.state}});
   }
-  return {{"active", total}, {"opened", opened}, {"closed", closed}, {"workers", workers}};
+  return {{"active", total}, {"opened", opened}, {"closed", closed}, {"workers", workers},
+          {"table_occupancy", stats.table.occupancy}, {"table_capacity", stats.table.capacity}};
 }
 
 json BackendsToJson(const dp::StatsSnapshot& stats) { return StatsToJson(stats)["backends"]; }

@@ -27,11 +27,15 @@ struct ApiSources {
   // Applies a checked backend change (dp::ChangeBackend in baton run); empty string on
   // success, else why nothing changed. Unset: the API refuses every change.
   std::function<std::string(const dp::BackendChange&)> change_backend;
+  // dp::HaltWorker and dp::Rebalance in baton run; unset: refused.
+  std::function<std::string(uint16_t worker)> halt_worker;
+  std::function<std::string(uint16_t from, uint16_t to, double share, uint64_t& moved)> rebalance;
 };
 
 // `request` is one line without its newline: {"command":"stats"}. Returns
 // {"ok":true,"result":...} or {"ok":false,"error":"..."}; never throws. Only the
-// "backend" command changes anything, and a refused request changes nothing.
+// "backend", "worker" and "rebalance" commands change anything, and a refused request
+// changes nothing.
 nlohmann::json DispatchApiRequest(std::string_view request, const ApiSources& sources);
 
 // The command names, in the order docs/API.md lists them.

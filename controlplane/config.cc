@@ -398,6 +398,7 @@ void ReadDataplane(TableReader& t, dp::DataplaneConfig& d) {
   t.Int("rx_descriptors", {64, 8192, true}, d.rx_descriptors);
   t.Int("tx_descriptors", {64, 8192, true}, d.tx_descriptors);
   t.Int("burst", {1, 256}, d.burst);
+  t.Int("stall_timeout_ms", {0, 60'000}, d.stall_timeout_ms);
   t.Finish();
 }
 

@@ -70,6 +70,8 @@ const std::vector<CtlCommand>& CtlCommands() {
       {"version", "version", "the running baton's version"},
       {"backend", "backend",
        "change a backend: backend POOL ADDRESS:PORT enable|disable|drain, or backend POOL ADDRESS:PORT weight N"},
+      {"worker", "worker", "worker halt N: stop worker N as a stuck core would (another takes over its sessions)"},
+      {"rebalance", "rebalance", "rebalance FROM TO SHARE: move SHARE (0..1] of worker FROM's sessions to worker TO"},
   };
   return commands;
 }
@@ -150,6 +152,11 @@ std::string FormatCtlResult(const std::string& command, const json& r) {
     if (drops.empty() && tcp.empty()) o << "no drops\n";
     for (const auto& [key, count] : drops.items()) o << "drop " << key << ": " << count.get<uint64_t>() << "\n";
     for (const auto& [text, count] : tcp.items()) o << "  tcp: " << text << ": " << count.get<uint64_t>() << "\n";
+  } else if (command == "worker") {
+    o << "worker " << U(r, "worker") << ": halt requested\n";
+  } else if (command == "rebalance") {
+    o << "moved " << U(r, "moved") << " session(s) from worker " << U(r, "from") << " to worker " << U(r, "to")
+      << "\n";
   } else if (command == "version") {
     o << "baton " << r.value("version", "?") << "\n";
   } else {
@@ -158,8 +165,38 @@ std::string FormatCtlResult(const std::string& command, const json& r) {
   return o.str();
 }
 
+// A number goes as a JSON number; anything else as text, which baton refuses with its
+// own message (one place says what a value may be).
+json NumberOrText(const std::string& n) {
+  const bool digits = !n.empty() && n.size() <= 9 && n.find_first_not_of("0123456789") == std::string::npos;
+  if (digits) return json(std::stoll(n));
+  char* end = nullptr;
+  const double d = std::strtod(n.c_str(), &end);
+  if (!n.empty() && end == n.c_str() + n.size()) return json(d);
+  return json(n);
+}
+
 std::string CtlRequest(const CtlCommand& command, const std::vector<std::string>& args, std::string& error) {
   json req{{"command", command.api_command}};
+  if (command.name == "worker") {
+    if (args.size() != 2 || args[0] != "halt") {
+      error = "usage: baton ctl worker halt N";
+      return "";
+    }
+    req["action"] = args[0];
+    req["worker"] = NumberOrText(args[1]);
+    return req.dump();
+  }
+  if (command.name == "rebalance") {
+    if (args.size() != 3) {
+      error = "usage: baton ctl rebalance FROM TO SHARE (SHARE in (0, 1])";
+      return "";
+    }
+    req["from"] = NumberOrText(args[0]);
+    req["to"] = NumberOrText(args[1]);
+    req["share"] = NumberOrText(args[2]);
+    return req.dump();
+  }
   if (command.name != "backend") {
     if (!args.empty()) {
       error = command.name + " takes no arguments";
@@ -176,11 +213,7 @@ std::string CtlRequest(const CtlCommand& command, const std::vector<std::string>
   req["backend"] = args[1];
   req["action"] = args[2];
   if (weight) {
-    // A number goes as a JSON number; anything else as text, which baton refuses with
-    // its own message (one place says what a weight may be).
-    const std::string& n = args[3];
-    const bool digits = !n.empty() && n.size() <= 9 && n.find_first_not_of("0123456789") == std::string::npos;
-    req["weight"] = digits ? json(std::stoll(n)) : json(n);
+    req["weight"] = NumberOrText(args[3]);
   }
   return req.dump();
 }

@@ -93,6 +93,11 @@ int Run(const RunArgs& args) {
   baton::cp::ApiServer api(baton::cp::ApiSources{[] { return baton::dp::SnapshotStats(); }, &config, BATON_VERSION,
                                                  [](const baton::dp::BackendChange& change) {
                                                    return baton::dp::ChangeBackend(change);
+                                                 },
+                                                 [](uint16_t worker) { return baton::dp::HaltWorker(worker); },
+                                                 [](uint16_t from, uint16_t to, double share, uint64_t& moved) {
+                                                   // Below ctl's own timeout, so the answer arrives.
+                                                   return baton::dp::Rebalance(from, to, share, 3000, moved);
                                                  }});
   const std::string api_path = args.api_socket.empty() ? baton::cp::DefaultApiSocketPath(args.name) : args.api_socket;
   if (const std::string err = api.Listen(api_path); !err.empty()) {

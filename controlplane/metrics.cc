@@ -47,6 +47,9 @@ constexpr std::array<CounterFamily, dp::Idx(dp::Counter::kCount)> kCounterFamili
     {"baton_tls_handshake_timeouts_total", "TLS handshakes the client did not finish in time."},
     {"baton_tls_session_failures_total", "TLS sessions ended by a fatal alert after the handshake."},
     {"baton_tls_close_notifies_total", "close_notify alerts received from clients."},
+    {"baton_sessions_adopted_total", "Sessions taken over from a worker declared stalled."},
+    {"baton_sessions_handed_off_total", "Sessions released to another worker by a rebalance."},
+    {"baton_sessions_handoffs_accepted_total", "Sessions received from another worker by a rebalance."},
 }};
 static_assert(!kCounterFamilies.back().name.empty(), "a dp::Counter lacks its metric family");
 
@@ -165,6 +168,15 @@ std::string MetricsText(const dp::StatsSnapshot& stats, std::string_view version
     for (size_t w = 0; w < stats.lcores.size(); ++w)
       page.Sample(f.name, {{"worker", workers[w]}}, stats.lcores[w].*f.field);
   }
+
+  for (const dp::SessionTableField& f : dp::kSessionTableFields) {
+    const std::string name = "baton_session_table_" + std::string(f.key) + (f.gauge ? "" : "_total");
+    page.Family(name, f.gauge ? "gauge" : "counter", f.help);
+    page.Sample(name, {}, stats.table.*f.field);
+  }
+  page.Family("baton_worker_running", "gauge", "1 while the worker runs; 0 when halted or declared stalled.");
+  for (size_t w = 0; w < stats.lcores.size(); ++w)
+    page.Sample("baton_worker_running", {{"worker", workers[w]}}, stats.lcores[w].state == "running" ? 1 : 0);
 
   page.Family("baton_sessions_active", "gauge", "Sessions (client plus backend connection) the worker holds.");
   for (size_t w = 0; w < stats.lcores.size(); ++w)

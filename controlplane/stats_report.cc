@@ -81,6 +81,8 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
                              {"rx_packets", l.rx_packets},
                              {"tx_packets", l.tx_packets},
                              {"sessions_active", l.sessions_active},
+                             {"state", l.state},
+                             {"taken_over_by", l.taken_over_by},
                              {"counters", counters},
                              {"drops", drops},
                              {"tcp_drops", tcp_drops}});
@@ -89,6 +91,9 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
   out["counters"] = total_counters;
   out["tcp_drops"] = total_tcp_drops;
   out["sessions_active"] = total_sessions;
+  json table = json::object();
+  for (const dp::SessionTableField& f : dp::kSessionTableFields) table[std::string(f.key)] = stats.table.*f.field;
+  out["session_table"] = table;
   return out;
 }
 
@@ -97,6 +102,8 @@ dp::StatsSnapshot StatsFromJson(const nlohmann::json& j) {
   const json empty_array = json::array(), empty_object = json::object();
   auto u64 = [](const json& o, const char* key) { return o.value(key, uint64_t{0}); };
   dp::StatsSnapshot s;
+  const json table = j.value("session_table", empty_object);
+  for (const dp::SessionTableField& f : dp::kSessionTableFields) s.table.*f.field = u64(table, std::string(f.key).c_str());
   for (const json& p : j.value("ports", empty_array)) {
     dp::PortStats ps;
     ps.name = p.value("name", "");
@@ -144,6 +151,8 @@ dp::StatsSnapshot StatsFromJson(const nlohmann::json& j) {
     ls.rx_packets = u64(l, "rx_packets");
     ls.tx_packets = u64(l, "tx_packets");
     ls.sessions_active = u64(l, "sessions_active");
+    ls.state = l.value("state", "running");
+    ls.taken_over_by = l.value("taken_over_by", int32_t{-1});
     const json counters = l.value("counters", empty_object), drops = l.value("drops", empty_object);
     for (size_t i = 0; i < ls.counters.size(); ++i) ls.counters[i] = u64(counters, std::string(dp::kCounterKey[i]).c_str());
     for (size_t i = 1; i < ls.drops.size(); ++i) ls.drops[i] = u64(drops, std::string(dp::kDropKey[i]).c_str());
@@ -167,10 +176,20 @@ std::string StatsReport(const dp::StatsSnapshot& stats) {
       << b.active_sessions << "), connect failures " << b.connect_failures << ", " << b.admin << ", weight "
       << b.weight << ", " << (b.up ? "up" : "down") << "\n";
   }
+  if (stats.table.capacity != 0) {
+    const dp::SessionTableStats& t = stats.table;
+    o << "session table: " << t.occupancy << " of " << t.capacity << " records (" << t.pending_reclaim
+      << " awaiting reclaim), adoptions " << t.adoptions + t.claims << ", hand-offs " << t.hand_offs
+      << " (accepted " << t.rebalanced << "), refused: table full " << t.table_full << ", hash full "
+      << t.hash_full << "\n";
+  }
   for (const dp::LcoreStats& l : stats.lcores) {
     o << "worker " << l.worker << " (lcore " << l.lcore << "): rx " << l.rx_packets << ", tx " << l.tx_packets
       << ", passes " << l.passes << " (busy " << l.busy_passes << "), idle sleeps " << l.sleeps
-      << ", sessions active " << l.sessions_active << "\n";
+      << ", sessions active " << l.sessions_active;
+    if (l.state != "running") o << ", " << l.state;
+    if (l.taken_over_by >= 0) o << " (taken over by worker " << l.taken_over_by << ")";
+    o << "\n";
     for (size_t i = 0; i < l.counters.size(); ++i)
       if (l.counters[i] != 0) o << "  " << dp::kCounterKey[i] << ": " << l.counters[i] << "\n";
     for (size_t i = 1; i < l.drops.size(); ++i)

@@ -7,16 +7,20 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <sys/random.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "crypto/tls/acceptor.h"
 #include "dataplane/api/control.h"
 #include "dataplane/port.h"
+#include "dataplane/proxy/session_space.h"
 #include "dataplane/worker.h"
 
 namespace baton::dp {
@@ -28,6 +32,11 @@ struct Dataplane {
   std::vector<PortRuntime> ports;
   std::vector<PoolConfig> pools;  // names for the per-backend stats
   std::vector<WorkerInbox> inboxes;
+  // The sessions every worker can continue (null without listeners), and the workers'
+  // halt / rebalance / take-over controls. Both outlive the workers.
+  std::unique_ptr<SessionSpace> space;
+  std::unique_ptr<WorkerControl[]> controls;
+  uint16_t worker_count = 0;
   std::vector<std::unique_ptr<Worker>> workers;
   TlsListeners tls;  // certificates of the TLS listeners, shared by the workers
   bool launched = false;
@@ -87,7 +96,69 @@ void PublishAdmin(std::unique_ptr<AdminSnapshot> next) {
   });
 }
 
+// The shared session table holds every worker's sessions.
+uint32_t SessionCapacity(const ConfigSnapshot& config) {
+  return config.tcp.max_sessions * uint32_t(config.dataplane.workers);
+}
+
+const char* StateName(WorkerState s) {
+  switch (s) {
+    case WorkerState::kRunning: return "running";
+    case WorkerState::kHalted: return "halted";
+    case WorkerState::kFenced: return "fenced";
+  }
+  return "?";
+}
+
 }  // namespace
+
+std::string HaltWorker(uint16_t worker) {
+  Dataplane& dp = Dp();
+  if (!dp.launched) return "the data plane is not running";
+  if (worker >= dp.worker_count) return "no worker " + std::to_string(worker) + " (there are " +
+                                        std::to_string(dp.worker_count) + ")";
+  uint16_t running = 0;
+  for (const auto& w : dp.workers)
+    if (w->published().state.load(std::memory_order_acquire) == WorkerState::kRunning &&
+        !dp.controls[w->index()].halt.load(std::memory_order_relaxed))
+      ++running;
+  if (dp.controls[worker].halt.load(std::memory_order_relaxed) ||
+      dp.workers[worker]->published().state.load(std::memory_order_acquire) != WorkerState::kRunning)
+    return "worker " + std::to_string(worker) + " is not running";
+  if (running <= 1) return "worker " + std::to_string(worker) + " is the last running worker";
+  dp.controls[worker].halt.store(true, std::memory_order_release);
+  return "";
+}
+
+std::string Rebalance(uint16_t from, uint16_t to, double share, uint32_t timeout_ms, uint64_t& moved) {
+  Dataplane& dp = Dp();
+  moved = 0;
+  if (!dp.launched) return "the data plane is not running";
+  if (!dp.space) return "no listeners, so no sessions to move";
+  if (from >= dp.worker_count || to >= dp.worker_count)
+    return "workers are 0.." + std::to_string(dp.worker_count - 1);
+  if (from == to) return "from and to are the same worker";
+  if (!(share > 0 && share <= 1)) return "share must be in (0, 1]";
+  for (const uint16_t w : {from, to})
+    if (dp.controls[w].halt.load(std::memory_order_relaxed) ||
+        dp.workers[w]->published().state.load(std::memory_order_acquire) != WorkerState::kRunning)
+      return "worker " + std::to_string(w) + " is not running";
+  WorkerControl& c = dp.controls[from];
+  if (c.rebalance_done.load(std::memory_order_acquire) != c.rebalance_request.load(std::memory_order_relaxed))
+    return "worker " + std::to_string(from) + " is still running the previous rebalance";
+  c.rebalance_to.store(to, std::memory_order_relaxed);
+  c.rebalance_share_ppm.store(uint32_t(share * 1e6), std::memory_order_relaxed);
+  const uint64_t request = c.rebalance_request.load(std::memory_order_relaxed) + 1;
+  c.rebalance_request.store(request, std::memory_order_release);  // pairs with Worker::RunRebalance
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (c.rebalance_done.load(std::memory_order_acquire) != request) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      return "worker " + std::to_string(from) + " did not finish within " + std::to_string(timeout_ms) + " ms";
+    usleep(1000);
+  }
+  moved = c.rebalance_moved.load(std::memory_order_relaxed);
+  return "";
+}
 
 std::string ChangeBackend(const BackendChange& change) {
   Dataplane& dp = Dp();
@@ -158,8 +229,11 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
       inbox.notes = rte_ring_create_elem(("baton_notes_" + id).c_str(), sizeof(NeighborNote), 1024,
                                          int(rte_socket_id()), RING_F_SC_DEQ);
       inbox.packets = rte_ring_create(("baton_pkts_" + id).c_str(), 4096, int(rte_socket_id()), RING_F_SC_DEQ);
+      // Room for every session index: a rebalance never finds it full.
+      inbox.hand_offs = rte_ring_create_elem(("baton_hand_" + id).c_str(), sizeof(uint32_t),
+                                             SessionCapacity(config) + 1, int(rte_socket_id()), RING_F_SC_DEQ);
       dp.inboxes.push_back(inbox);
-      if (inbox.notes == nullptr || inbox.packets == nullptr) {
+      if (inbox.notes == nullptr || inbox.packets == nullptr || inbox.hand_offs == nullptr) {
         (void)Stop();
         return "cannot create worker inbox rings: " + std::string(rte_strerror(rte_errno));
       }
@@ -181,9 +255,28 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
     }
     PublishAdmin(std::move(first));
   }
+  if (!config.listeners.empty()) {
+    SessionSpaceConfig sc;
+    sc.name = "s" + std::to_string(getpid());
+    sc.capacity = SessionCapacity(config);
+    sc.buffer_bytes = config.tcp.buffer_bytes;
+    const bool any_tls = std::any_of(config.listeners.begin(), config.listeners.end(),
+                                     [](const ListenerConfig& l) { return l.mode == ListenerMode::kTls; });
+    sc.tls_slot_bytes = any_tls ? sizeof(crypto::tls::TlsAcceptor) : 0;
+    sc.socket_id = int(rte_socket_id());
+    std::string err;
+    dp.space = SessionSpace::Create(sc, err);
+    if (!dp.space) {
+      (void)Stop();
+      return err;
+    }
+  }
+  dp.worker_count = config.dataplane.workers;
+  dp.controls = std::make_unique<WorkerControl[]>(dp.worker_count);
+  const std::span<WorkerControl> controls(dp.controls.get(), dp.worker_count);
   for (uint16_t w = 0; w < config.dataplane.workers; ++w)
     dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes, isn_key,
-                                                      &dp.tls, &dp.admin));
+                                                  &dp.tls, dp.space.get(), controls, &dp.admin));
   dp.stop.store(false);
   for (auto& w : dp.workers) {
     if (int rc = rte_eal_remote_launch(WorkerMain, w.get(), w->lcore()); rc != 0) {
@@ -222,6 +315,12 @@ StatsSnapshot SnapshotStats() {
     }
     s.ports.push_back(std::move(ps));
   }
+  if (dp.space) {
+    const state::StateCounters t = dp.space->store().Stats();
+    s.table = SessionTableStats{t.capacity, t.occupancy, t.pending_reclaim, t.client_keys, t.backend_keys,
+                                t.inserts, t.erases, t.reclaimed, t.table_full, t.hash_full, t.key_exists,
+                                t.adoptions, t.hand_offs, t.rebalanced, t.claims, t.stale_claims};
+  }
   const AdminSnapshot* admin = dp.admin_snapshots.empty() ? nullptr : dp.admin_snapshots.back().get();
   for (size_t p = 0; p < dp.pools.size(); ++p) {
     const PoolConfig& pool = dp.pools[p];
@@ -257,6 +356,8 @@ StatsSnapshot SnapshotStats() {
     for (size_t i = 0; i < ls.counters.size(); ++i) ls.counters[i] = pub.counters[i].load(kRelaxed);
     for (size_t i = 0; i < ls.drops.size(); ++i) ls.drops[i] = pub.drops[i].load(kRelaxed);
     ls.sessions_active = pub.sessions_active.load(kRelaxed);
+    ls.state = StateName(pub.state.load(std::memory_order_acquire));
+    if (dp.controls) ls.taken_over_by = dp.controls[w->index()].taken_over_by.load(std::memory_order_acquire);
     for (size_t i = 1; i < pub.tcp_drops.size(); ++i)
       ls.tcp_drops.emplace_back(tcp::kTcpDropText[i], pub.tcp_drops[i].load(kRelaxed));
     s.lcores.push_back(ls);
@@ -286,8 +387,12 @@ StatsSnapshot Stop() {
     }
     rte_ring_free(inbox.notes);
     rte_ring_free(inbox.packets);
+    rte_ring_free(inbox.hand_offs);
   }
   dp.inboxes.clear();
+  dp.space.reset();  // after the workers: their engines end their TLS sessions first
+  dp.controls.reset();
+  dp.worker_count = 0;
   dp.admin.store(nullptr, std::memory_order_relaxed);  // no worker runs any more
   dp.admin_snapshots.clear();
   for (PortRuntime& p : dp.ports) ClosePort(p);

@@ -7,6 +7,7 @@
 #include <rte_ring.h>
 
 #include <algorithm>
+#include <cstdio>
 
 
 namespace baton::dp {
@@ -52,15 +53,18 @@ void SetTxOffload(rte_mbuf* m, const TxMeta& tx) noexcept {
 
 Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
                std::span<const PortRuntime> ports, std::span<const WorkerInbox> inboxes,
-               const tcp::IsnKey& isn_key, const TlsListeners* tls,
-               const std::atomic<const AdminSnapshot*>* admin)
+               const tcp::IsnKey& isn_key, const TlsListeners* tls, SessionSpace* space,
+               std::span<WorkerControl> controls, const std::atomic<const AdminSnapshot*>* admin)
     : index_(index),
       lcore_(lcore),
       config_(config.dataplane),
       ports_(ports.begin(), ports.end()),
       inboxes_(inboxes.begin(), inboxes.end()),
       l3_(config.arp, counters_),
+      space_(space),
+      controls_(controls),
       admin_(admin) {
+  queues_.push_back(index_);
   config_.burst = std::min<uint16_t>(config_.burst, kMaxBurst);
   uint16_t front = kMaxPorts, back = kMaxPorts;
   for (uint16_t i = 0; i < ports_.size(); ++i) {
@@ -70,10 +74,18 @@ Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
   }
   // The config loader guarantees a front port, and a back port whenever there are
   // listeners; VIPs live on the front port.
-  if (!config.listeners.empty() && front != kMaxPorts && back != kMaxPorts) {
+  if (!config.listeners.empty() && front != kMaxPorts && back != kMaxPorts && space_ != nullptr) {
     for (const ListenerConfig& l : config.listeners) l3_.AddLocalAddress(front, l.vip.V4HostOrder());
     proxy_ = std::make_unique<ProxyEngine>(config, front, back, index_, config.dataplane.workers,
-                                           l3_, counters_, isn_key, tls);
+                                           l3_, counters_, isn_key, *space_, tls);
+    tcp_.reserve(kMaxBurst + kInboxBurst);
+    routes_.resize(kMaxBurst + kInboxBurst);
+    handoff_batch_.resize(kHandOffBatch);
+    if (config.dataplane.workers > 1 && controls_.size() == config.dataplane.workers &&
+        config.dataplane.stall_timeout_ms != 0) {
+      stall_timeout_us_ = uint64_t(config.dataplane.stall_timeout_ms) * 1000;
+      watch_ = std::make_unique<state::StallWatch>(space_->beats());
+    }
   }
 }
 
@@ -90,44 +102,148 @@ void Worker::Run(const std::atomic<bool>& stop) {
   // Only worker 0 announces the box, so peers see one gratuitous ARP per port.
   if (index_ == 0) l3_.Start(now_us, *this);
   FlushAll();
+  state::Heartbeats* beats = proxy_ ? &space_->beats() : nullptr;
+  if (beats != nullptr) beats->Join(index_);
   uint64_t next_tick_us = now_us + kTickUs;
   uint32_t idle_passes = 0;
   while (!stop.load(std::memory_order_relaxed)) {
+    // Between bursts: the one place this worker may stop without harm.
+    if (!controls_.empty() && controls_[index_].halt.load(std::memory_order_acquire))
+      return Park(WorkerState::kHalted, stop);
+    if (beats != nullptr) {
+      if (beats->Fenced(index_)) return Park(WorkerState::kFenced, stop);
+      beats->Beat(index_);  // odd: in a burst
+    }
     now_us = NowUs(hz);
     ++passes_;
     ApplyAdmin();
-    uint32_t work = DrainInbox(now_us);
-    for (uint16_t p = 0; p < ports_.size(); ++p) work += PollPort(p, now_us);
-    if (proxy_) proxy_->Flush(now_us, *this);
+    uint32_t work = 0;
+    for (const uint16_t q : queues_) {
+      work += DrainInbox(q, now_us);
+      for (uint16_t p = 0; p < ports_.size(); ++p) work += PollPort(p, q, now_us);
+    }
+    if (proxy_) {
+      for (size_t i = 0; i < adopting_.size();) {
+        // Records of a worker we took over from, a bounded scan per pass.
+        work += proxy_->AdoptFrom(adopting_[i].dead, adopting_[i].cursor, kScanPerPass, now_us);
+        if (adopting_[i].cursor.next >= space_->capacity())
+          adopting_.erase(adopting_.begin() + long(i));
+        else
+          ++i;
+      }
+      proxy_->Flush(now_us, *this);
+    }
     FlushAll();
     if (now_us >= next_tick_us) {
       l3_.Advance(now_us, *this);
       if (proxy_) proxy_->Advance(now_us, *this);
       FlushAll();
+      WatchPeers(now_us);
       Publish();
       next_tick_us = now_us + kTickUs;
     }
+    work += RunRebalance(now_us);
+    if (proxy_) proxy_->EndPass();
+    if (beats != nullptr) beats->Beat(index_);  // even: between bursts
     if (work != 0) {
       ++busy_passes_;
       idle_passes = 0;
     } else if (config_.idle_backoff_us != 0 && ++idle_passes >= config_.idle_polls_before_sleep) {
       // Idle back-off: a poll-mode core must not starve a small machine's other work.
+      if (proxy_) proxy_->Offline();
       rte_delay_us_sleep(config_.idle_backoff_us);
+      if (proxy_) proxy_->Online();
       ++sleeps_;
     }
   }
+  if (beats != nullptr) beats->Leave(index_);
   FlushAll();
   Publish();
 }
 
-uint16_t Worker::PollPort(uint16_t port, uint64_t now_us) {
+void Worker::Park(WorkerState why, const std::atomic<bool>& stop) {
+  // What a stuck core looks like to the others: no beats, no polling, nothing sent. Our
+  // TX buffers were flushed at the end of the last pass.
+  published_.state.store(why, std::memory_order_release);
+  std::fprintf(stderr, "baton: worker %u %s\n", unsigned(index_),
+               why == WorkerState::kHalted ? "halted on request" : "was declared stalled; it stops");
+  while (!stop.load(std::memory_order_relaxed)) rte_delay_us_sleep(10'000);
+}
+
+void Worker::WatchPeers(uint64_t now_us) {
+  if (!watch_) return;
+  std::array<uint16_t, state::kMaxCores> quiet, long_quiet;
+  const uint32_t n = watch_->StalledCores(now_us, stall_timeout_us_, quiet);
+  if (n == 0) return;
+  const uint32_t m = watch_->StalledCores(now_us, 10 * stall_timeout_us_, long_quiet);
+  for (uint32_t i = 0; i < n; ++i) {
+    const uint16_t c = quiet[i];
+    if (c >= controls_.size()) continue;
+    // Stopped inside a burst, it may only be descheduled: taking its records now would
+    // race with it when it wakes, so it gets the long timeout.
+    const bool in_burst = state::Heartbeats::InBurst(space_->beats().Count(c));
+    if (in_burst && std::find(long_quiet.begin(), long_quiet.begin() + m, c) == long_quiet.begin() + m) continue;
+    TakeOver(c, now_us);
+  }
+}
+
+void Worker::TakeOver(uint16_t dead, uint64_t now_us) {
+  if (!space_->beats().Fence(dead)) return;  // another worker is taking over
+  // Grace periods stop waiting for it; its sessions become ours as we meet them (first
+  // packet) or as the scan reaches them; its RX queues and inbox are ours to serve.
+  space_->store().ForgetCore(dead);
+  controls_[dead].taken_over_by.store(index_, std::memory_order_release);
+  queues_.push_back(dead);
+  adopting_.push_back({dead, {}});
+  std::fprintf(stderr, "baton: worker %u stalled; worker %u takes over its sessions and queues\n",
+               unsigned(dead), unsigned(index_));
+  (void)now_us;
+}
+
+uint32_t Worker::RunRebalance(uint64_t now_us) {
+  if (controls_.empty() || !proxy_) return 0;
+  WorkerControl& c = controls_[index_];
+  // Pairs with the release in dataplane.cc's Rebalance(): to/share come first.
+  const uint64_t request = c.rebalance_request.load(std::memory_order_acquire);
+  if (request != rebalance_seen_) {
+    rebalance_seen_ = request;
+    rebalancing_ = true;
+    rebalance_cursor_ = {};
+    rebalance_moved_ = 0;
+  }
+  if (!rebalancing_) return 0;
+  const uint16_t to = c.rebalance_to.load(std::memory_order_relaxed);
+  const double share = c.rebalance_share_ppm.load(std::memory_order_relaxed) / 1e6;
+  uint32_t n = 0;
+  if (to < inboxes_.size() && to != index_) {
+    n = proxy_->HandOffShare(to, share, rebalance_cursor_, kScanPerPass, handoff_batch_);
+    // The ring holds every index of the table, so this cannot fail; were it to, the
+    // new owner still accepts each session at its first packet.
+    const unsigned posted = rte_ring_mp_enqueue_burst_elem(inboxes_[to].hand_offs, handoff_batch_.data(),
+                                                           sizeof(uint32_t), n, nullptr);
+    if (posted < n) counters_.Drop(DropReason::kSteerRingFull, n - posted);
+    rebalance_moved_ += n;
+  } else {
+    rebalance_cursor_.next = space_->capacity();  // refused by dataplane.cc already
+  }
+  if (rebalance_cursor_.next >= space_->capacity()) {
+    rebalancing_ = false;
+    c.rebalance_moved.store(rebalance_moved_, std::memory_order_relaxed);
+    c.rebalance_done.store(request, std::memory_order_release);
+  }
+  (void)now_us;
+  return n;
+}
+
+uint16_t Worker::PollPort(uint16_t port, uint16_t queue, uint64_t now_us) {
   std::array<rte_mbuf*, kMaxBurst> rx;
-  const uint16_t n = rte_eth_rx_burst(ports_[port].dpdk_id, index_, rx.data(), config_.burst);
+  const uint16_t n = rte_eth_rx_burst(ports_[port].dpdk_id, queue, rx.data(), config_.burst);
   QueueCounters& q = queue_counters_[port];
   for (uint16_t i = 0; i < n; ++i) {
     q.rx_bytes += rte_pktmbuf_pkt_len(rx[i]);
     HandleFrame(port, rx[i], now_us);
   }
+  RouteTcp(now_us);
   q.rx_packets += n;
   rx_packets_ += n;
   return n;
@@ -158,10 +274,7 @@ void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
         rte_pktmbuf_free(m);
         return;
       }
-      const uint16_t owner = proxy_->OwnerOf(r.tcp, segment);
-      if (owner != index_) return Steer(owner, port, m);
-      proxy_->Input(port, r.tcp, segment, now_us, *this);  // copies what it keeps
-      rte_pktmbuf_free(m);
+      tcp_.push_back({m, {port, r.tcp, segment}});
       return;
     }
     case Verdict::kReply:
@@ -178,6 +291,24 @@ void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
   }
 }
 
+void Worker::RouteTcp(uint64_t now_us) {
+  if (tcp_.empty()) return;
+  std::array<SegmentRef, kMaxBurst + kInboxBurst> refs;
+  for (size_t i = 0; i < tcp_.size(); ++i) refs[i] = tcp_[i].ref;
+  proxy_->Route({refs.data(), tcp_.size()}, routes_, now_us);
+  for (size_t i = 0; i < tcp_.size(); ++i) {
+    const TcpFrame& f = tcp_[i];
+    const FlowRoute& r = routes_[i];
+    if (r.owner != index_) {
+      Steer(r.owner, f.ref.port, f.m);
+      continue;
+    }
+    proxy_->Input(f.ref.port, f.ref.view, f.ref.segment, r.idx, now_us, *this);  // copies what it keeps
+    rte_pktmbuf_free(f.m);
+  }
+  tcp_.clear();
+}
+
 void Worker::ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac) {
   if (inboxes_.size() < 2) return;
   const NeighborNote note{ip, port, mac.b, 0};
@@ -190,23 +321,31 @@ void Worker::ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac) {
   }
 }
 
-uint16_t Worker::DrainInbox(uint64_t now_us) {
+uint16_t Worker::DrainInbox(uint16_t inbox, uint64_t now_us) {
   if (inboxes_.size() < 2) return 0;
+  const WorkerInbox& in = inboxes_[inbox];
   std::array<NeighborNote, 32> notes;
-  const unsigned n = rte_ring_sc_dequeue_burst_elem(inboxes_[index_].notes, notes.data(), sizeof(NeighborNote),
-                                                    notes.size(), nullptr);
+  const unsigned n =
+      rte_ring_sc_dequeue_burst_elem(in.notes, notes.data(), sizeof(NeighborNote), notes.size(), nullptr);
   for (unsigned i = 0; i < n; ++i) {
     MacAddr mac;
     mac.b = notes[i].mac;
     l3_.LearnFromPeer(notes[i].port, notes[i].ip, mac, now_us, *this);
   }
+  // Sessions a rebalance moved here: ours from now on (unless their first packet made
+  // them ours already).
+  std::array<uint32_t, kHandOffBatch> moved;
+  const unsigned h =
+      rte_ring_sc_dequeue_burst_elem(in.hand_offs, moved.data(), sizeof(uint32_t), moved.size(), nullptr);
+  for (unsigned i = 0; i < h && proxy_; ++i) (void)proxy_->AcceptHandOff(moved[i], now_us);
   // Frames other workers received for sessions we own; their `port` field holds our
   // port number (set by Steer). L3 checks them again: cheap, and keeps one path.
-  std::array<rte_mbuf*, 64> pkts;
-  const unsigned k = rte_ring_sc_dequeue_burst(inboxes_[index_].packets, reinterpret_cast<void**>(pkts.data()),
-                                               pkts.size(), nullptr);
+  std::array<rte_mbuf*, kInboxBurst> pkts;
+  const unsigned k =
+      rte_ring_sc_dequeue_burst(in.packets, reinterpret_cast<void**>(pkts.data()), pkts.size(), nullptr);
   for (unsigned i = 0; i < k; ++i) HandleFrame(pkts[i]->port, pkts[i], now_us);
-  return uint16_t(n + k);
+  RouteTcp(now_us);
+  return uint16_t(n + h + k);
 }
 
 void Worker::ApplyAdmin() {
@@ -233,7 +372,7 @@ void Worker::ApplyAdmin() {
 
 void Worker::Steer(uint16_t owner, uint16_t port, rte_mbuf* m) {
   m->port = port;
-  if (rte_ring_mp_enqueue(inboxes_[owner].packets, m) != 0) [[unlikely]] {
+  if (owner >= inboxes_.size() || rte_ring_mp_enqueue(inboxes_[owner].packets, m) != 0) [[unlikely]] {
     counters_.Drop(DropReason::kSteerRingFull);
     rte_pktmbuf_free(m);
     return;

@@ -30,11 +30,33 @@ struct NeighborNote {
 };
 static_assert(sizeof(NeighborNote) == 16);
 
-// A worker's inboxes, written by the other workers (multi-producer, single consumer).
+// A worker's inboxes, written by the other workers (multi-producer, single consumer:
+// the worker, or the one that took over from it).
 struct WorkerInbox {
-  rte_ring* notes = nullptr;    // NeighborNote elements
-  rte_ring* packets = nullptr;  // rte_mbuf*: TCP frames for sessions this worker owns
+  rte_ring* notes = nullptr;     // NeighborNote elements
+  rte_ring* packets = nullptr;   // rte_mbuf*: TCP frames for sessions this worker owns
+  rte_ring* hand_offs = nullptr; // uint32_t session indices a rebalance moved to this worker
 };
+
+// How the main lcore steers one worker, and how that worker reports back. One per
+// worker, shared by all of them (dataplane.cc owns the array).
+struct WorkerControl {
+  // `baton ctl worker halt`: the worker stops at its next pass boundary, as a stuck
+  // core would (it stays stopped until the process exits).
+  std::atomic<bool> halt{false};
+  // `baton ctl rebalance`: the main lcore writes to/share_ppm, then bumps
+  // `rebalance_request` (release). The worker runs it over a few passes and then stores
+  // the moved count and the request number in `rebalance_done` (release).
+  std::atomic<uint16_t> rebalance_to{0};
+  std::atomic<uint32_t> rebalance_share_ppm{0};
+  std::atomic<uint64_t> rebalance_request{0};
+  std::atomic<uint64_t> rebalance_done{0};
+  std::atomic<uint64_t> rebalance_moved{0};
+  // Set by the worker that took this one's sessions and queues over (-1: none).
+  std::atomic<int32_t> taken_over_by{-1};
+};
+
+enum class WorkerState : uint8_t { kRunning, kHalted, kFenced };
 
 // Run-time state of one backend, as the operator set it (ChangeBackend in control.h).
 struct BackendAdminState {
@@ -71,13 +93,18 @@ struct PublishedStats {
   // The AdminSnapshot generation this worker has applied and no longer reads. Release
   // store after applying; dataplane.cc frees older snapshots (acquire load).
   std::atomic<uint64_t> admin_generation{0};
+  std::atomic<WorkerState> state{WorkerState::kRunning};
 };
 
 class Worker final : private FrameSink {
  public:
+  // `space`: the shared sessions (required when the config has listeners). `controls`:
+  // every worker's WorkerControl, indexed by worker (may be empty: no halt, rebalance
+  // or take-over).
   Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
          std::span<const PortRuntime> ports, std::span<const WorkerInbox> inboxes,
-         const tcp::IsnKey& isn_key, const TlsListeners* tls,
+         const tcp::IsnKey& isn_key, const TlsListeners* tls, SessionSpace* space,
+         std::span<WorkerControl> controls = {},
          const std::atomic<const AdminSnapshot*>* admin = nullptr);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -92,6 +119,9 @@ class Worker final : private FrameSink {
 
  private:
   static constexpr uint16_t kMaxBurst = 256;
+  static constexpr uint16_t kInboxBurst = 64;     // steered frames per inbox per pass
+  static constexpr uint16_t kHandOffBatch = 256;  // hand-offs posted or accepted per pass
+  static constexpr uint32_t kScanPerPass = 16384; // records examined per pass (adoption, rebalance)
   static constexpr uint64_t kTickUs = 1000;  // timers and stats publication
 
   struct TxBuffer {
@@ -102,11 +132,28 @@ class Worker final : private FrameSink {
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0, tx_full = 0;
   };
 
-  uint16_t PollPort(uint16_t port, uint64_t now_us);
+  // A frame L3 passed as TCP, waiting for its route (Route() in bulk).
+  struct TcpFrame {
+    rte_mbuf* m;
+    SegmentRef ref;
+  };
+
+  uint16_t PollPort(uint16_t port, uint16_t queue, uint64_t now_us);
+  // L2/L3 for one frame; TCP frames are queued in tcp_ for RouteTcp().
   void HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us);
+  // Routes the queued TCP frames (bulk lookup) and runs or steers each.
+  void RouteTcp(uint64_t now_us);
   void Steer(uint16_t owner, uint16_t port, rte_mbuf* m);
   void ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac);
-  uint16_t DrainInbox(uint64_t now_us);
+  uint16_t DrainInbox(uint16_t inbox, uint64_t now_us);
+  // Heartbeats: declares stalled workers and takes over from them; continues an
+  // adoption in progress. Between bursts, on the timer tick.
+  void WatchPeers(uint64_t now_us);
+  void TakeOver(uint16_t dead, uint64_t now_us);
+  // A rebalance the main lcore asked for: a chunk per pass.
+  uint32_t RunRebalance(uint64_t now_us);
+  // Halted or fenced: stop touching anything shared, until `stop`.
+  void Park(WorkerState why, const std::atomic<bool>& stop);
   // Applies a newly published AdminSnapshot to the pools; once per pass, one load.
   void ApplyAdmin();
   void Enqueue(uint16_t port, rte_mbuf* m);
@@ -129,6 +176,25 @@ class Worker final : private FrameSink {
   DpCounters counters_;
   L3Stack l3_;
   std::unique_ptr<ProxyEngine> proxy_;  // null when the config has no listeners
+  SessionSpace* space_ = nullptr;
+  std::span<WorkerControl> controls_;
+  // RX queues (one per port each) and inboxes this worker serves: its own, then those
+  // of workers it took over from.
+  std::vector<uint16_t> queues_;
+  std::vector<TcpFrame> tcp_;  // this burst's TCP frames, routed together
+  std::vector<FlowRoute> routes_;
+  uint64_t stall_timeout_us_ = 0;
+  std::unique_ptr<state::StallWatch> watch_;
+  struct Adoption {
+    uint16_t dead;
+    state::ScanCursor cursor;
+  };
+  std::vector<Adoption> adopting_;  // take-overs whose record scan is not finished
+  uint64_t rebalance_seen_ = 0;     // the last rebalance request started
+  bool rebalancing_ = false;
+  state::ScanCursor rebalance_cursor_;
+  uint64_t rebalance_moved_ = 0;
+  std::vector<uint32_t> handoff_batch_;
   const std::atomic<const AdminSnapshot*>* admin_;  // dataplane.cc's publish point; may be null
   uint64_t admin_generation_ = 0;                    // the last snapshot applied
   std::array<TxBuffer, kMaxPorts> tx_{};

@@ -41,6 +41,14 @@ bool OffersTls13(ByteView body) noexcept {
 
 }  // namespace
 
+void TlsAcceptor::Rebind(const TlsServerConfig* tls13, const Tls12Config* tls12, CryptoContext& ctx) noexcept {
+  config13_ = tls13;
+  config12_ = tls12;
+  ctx_ = &ctx;
+  if (tls13_ && tls13 != nullptr) tls13_->Rebind(*tls13, ctx);
+  if (tls12_ && tls12 != nullptr) tls12_->Rebind(*tls12, ctx);
+}
+
 TlsAcceptor::TlsAcceptor(const TlsServerConfig* tls13, const Tls12Config* tls12,
                          CryptoContext& ctx) noexcept
     : config13_(tls13), config12_(tls12), ctx_(&ctx) {}

@@ -81,6 +81,10 @@ class TlsAcceptor {
   std::optional<Alert> alert_received() const noexcept;
   // Copies everything the session needs into `out` (about 34 KiB; see TlsServerState).
   void CopySessionState(TlsAcceptorState& out) const noexcept;
+  // Points a live acceptor at another core's configs and CryptoContext (the same
+  // listener's, so equal in content): what a core does when it takes the session over
+  // inside the box. Expanded AEAD keys stay valid (same box, same ipsec-mb build).
+  void Rebind(const TlsServerConfig* tls13, const Tls12Config* tls12, CryptoContext& ctx) noexcept;
 
   // The inner servers, for tests and diagnostics; empty until the version is picked.
   const std::optional<TlsServer>& tls13_for_test() const noexcept { return tls13_; }

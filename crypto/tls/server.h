@@ -220,6 +220,11 @@ class TlsServer {
   std::optional<Alert> alert_sent() const noexcept;
   std::optional<Alert> alert_received() const noexcept;
   const TlsServerState& session_state() const noexcept { return st_; }
+  // Another core's copy of the same config and its CryptoContext (TlsAcceptor::Rebind).
+  void Rebind(const TlsServerConfig& config, CryptoContext& ctx) noexcept {
+    config_ = &config;
+    ctx_ = &ctx;
+  }
 
  private:
   Step OnRecord(OutputSink& to_peer, OutputSink& app) noexcept;

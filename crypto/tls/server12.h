@@ -153,6 +153,11 @@ class Tls12Server {
   std::optional<Alert> alert_sent() const noexcept;
   std::optional<Alert> alert_received() const noexcept;
   const Tls12ServerState& session_state() const noexcept { return st_; }
+  // Another core's copy of the same config and its CryptoContext (TlsAcceptor::Rebind).
+  void Rebind(const Tls12Config& config, CryptoContext& ctx) noexcept {
+    config_ = &config;
+    ctx_ = &ctx;
+  }
 
  private:
   Step OnRecord(OutputSink& to_peer, OutputSink& app) noexcept;

@@ -32,6 +32,10 @@ struct DataplaneConfig {
   uint16_t rx_descriptors = 1024;
   uint16_t tx_descriptors = 1024;
   uint16_t burst = 32;                // packets per rx_burst
+  // A worker whose heartbeat stops this long between bursts is declared stalled: another
+  // worker takes over its sessions and queues. Stopped inside a burst, it gets 10 times
+  // as long (it may only have been descheduled). 0: never.
+  uint32_t stall_timeout_ms = 100;
 };
 
 struct ArpConfig {

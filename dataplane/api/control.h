@@ -44,6 +44,18 @@ struct BackendChange {
 };
 [[nodiscard]] std::string ChangeBackend(const BackendChange& change);
 
+// `baton ctl worker halt N`: worker N stops at its next pass boundary and stays
+// stopped, as a stuck core would; with [dataplane] stall_timeout_ms set, another worker
+// declares it stalled and takes over its sessions and queues. Refused for the last
+// running worker. Empty string on success, else why nothing changed.
+[[nodiscard]] std::string HaltWorker(uint16_t worker);
+
+// `baton ctl rebalance FROM TO SHARE`: worker FROM hands the sessions whose client flow
+// hash lies in the lowest SHARE (0..1) of the hash space to worker TO, while traffic
+// flows. Waits (bounded, `timeout_ms`) for FROM to finish; `moved` says how many went.
+[[nodiscard]] std::string Rebalance(uint16_t from, uint16_t to, double share, uint32_t timeout_ms,
+                                    uint64_t& moved);
+
 // Stops the workers, then the ports, and releases EAL memory. Idempotent. Returns the
 // final counters, taken after the workers stopped (so nothing is missing from them).
 StatsSnapshot Stop();

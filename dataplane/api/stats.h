@@ -143,6 +143,9 @@ enum class Counter : uint8_t {
   kTlsHandshakeTimeouts, // the client did not finish the handshake in time
   kTlsSessionFailures,   // a fatal alert sent or received after the handshake
   kTlsCloseNotifies,     // close_notify received from clients
+  kSessionsAdopted,      // sessions taken over from a worker declared stalled
+  kSessionsHandedOff,    // sessions released to another worker by a rebalance
+  kSessionsHandOffsAccepted,  // sessions received from another worker by a rebalance
   kCount
 };
 
@@ -153,7 +156,7 @@ inline constexpr std::array<std::string_view, Idx(Counter::kCount)> kCounterKey 
     "backend_connects", "backend_connect_failures", "backend_retries", "idle_timeouts",
     "steered_to_owner", "bytes_client_to_backend", "bytes_backend_to_client",
     "tls_handshakes", "tls_resumed", "tls12_handshakes", "tls_handshake_failures", "tls_handshake_timeouts", "tls_session_failures",
-    "tls_close_notifies",
+    "tls_close_notifies", "sessions_adopted", "sessions_handed_off", "sessions_handoffs_accepted",
 };
 static_assert(!kCounterKey.back().empty(), "a Counter lacks its key");
 
@@ -168,6 +171,10 @@ struct LcoreStats {
   std::array<uint64_t, Idx(Counter::kCount)> counters{};
   std::array<uint64_t, Idx(DropReason::kCount)> drops{};
   uint64_t sessions_active = 0;
+  // "running"; "halted" (by `baton ctl worker halt`); "fenced" (declared stalled: its
+  // sessions and queues were taken over by `taken_over_by`).
+  std::string state = "running";
+  int32_t taken_over_by = -1;
   // Why the TCP state machine refused segments (DropReason::kTcpRejected in detail):
   // reason text and count, zeros included, in a fixed order.
   std::vector<std::pair<std::string, uint64_t>> tcp_drops;
@@ -205,7 +212,41 @@ struct BackendStats {
   uint64_t health_transitions = 0;  // up->down and down->up changes so far
 };
 
+// The shared session table (dataplane/state/counters.h StateCounters, same names).
+struct SessionTableStats {
+  uint64_t capacity = 0, occupancy = 0, pending_reclaim = 0, client_keys = 0, backend_keys = 0;
+  uint64_t inserts = 0, erases = 0, reclaimed = 0, table_full = 0, hash_full = 0, key_exists = 0;
+  uint64_t adoptions = 0, hand_offs = 0, rebalanced = 0, claims = 0, stale_claims = 0;
+};
+
+// Every SessionTableStats field with its JSON key and metric help, for the exporters.
+struct SessionTableField {
+  std::string_view key;
+  uint64_t SessionTableStats::*field;
+  bool gauge;
+  std::string_view help;
+};
+inline constexpr SessionTableField kSessionTableFields[] = {
+    {"capacity", &SessionTableStats::capacity, true, "Session records the shared table holds."},
+    {"occupancy", &SessionTableStats::occupancy, true, "Records in use or awaiting reclamation."},
+    {"pending_reclaim", &SessionTableStats::pending_reclaim, true, "Freed records waiting for a grace period."},
+    {"client_keys", &SessionTableStats::client_keys, true, "Client-side flows in the table."},
+    {"backend_keys", &SessionTableStats::backend_keys, true, "Backend-side flows in the table."},
+    {"inserts", &SessionTableStats::inserts, false, "Records allocated."},
+    {"erases", &SessionTableStats::erases, false, "Records freed by their owner."},
+    {"reclaimed", &SessionTableStats::reclaimed, false, "Records reusable again after a grace period."},
+    {"table_full", &SessionTableStats::table_full, false, "Sessions refused: no free record."},
+    {"hash_full", &SessionTableStats::hash_full, false, "Flows refused: the hash table had no room."},
+    {"key_exists", &SessionTableStats::key_exists, false, "Flows refused: already in the table."},
+    {"adoptions", &SessionTableStats::adoptions, false, "Records taken over from a stalled worker by a scan."},
+    {"hand_offs", &SessionTableStats::hand_offs, false, "Records released to another worker (rebalance)."},
+    {"rebalanced", &SessionTableStats::rebalanced, false, "Hand-offs accepted by the new owner."},
+    {"claims", &SessionTableStats::claims, false, "Records claimed at their first packet after a stall."},
+    {"stale_claims", &SessionTableStats::stale_claims, false, "Claims that lost the race to another worker."},
+};
+
 struct StatsSnapshot {
+  SessionTableStats table;
   std::vector<PortStats> ports;
   std::vector<BackendStats> backends;
   std::vector<QueueStats> queues;

@@ -1,6 +1,5 @@
 #include "dataplane/proxy/engine.h"
 
-#include <sys/mman.h>
 #include <time.h>
 
 #include <algorithm>
@@ -82,7 +81,7 @@ class Emitter final : public tcp::SegmentSink {
 
 ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t back, uint16_t worker,
                          uint16_t workers, L3Stack& l3, DpCounters& counters, const tcp::IsnKey& isn_key,
-                         const TlsListeners* tls)
+                         SessionSpace& space, const TlsListeners* tls)
     : front_(front),
       back_(back),
       worker_(worker),
@@ -91,8 +90,7 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
       counters_(counters),
       isn_key_(isn_key),
       settings_(config.tcp),
-      client_flows_(config.tcp.max_sessions),
-      backend_flows_(config.tcp.max_sessions) {
+      space_(space) {
   snat_ip_ = l3_.Port(back_).ip;
   // MSS from each side's MTU (RFC 9293 3.7.1: MTU minus 40 for IPv4 without options).
   // TIME-WAIT is 10 s, not 2 x 2 min: a proxy holds a session (and a SNAT port) through
@@ -139,46 +137,179 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
     }
   }
 
-  sessions_.resize(settings_.max_sessions);
-  for (uint32_t i = 0; i < sessions_.size(); ++i) sessions_[i].next_free = i + 1;
-  dirty_.reserve(sessions_.size());
-  timers_.reserve(2 * sessions_.size() + 65);
-  // HOT-PATH EXCEPTION (none: this is start-up). The buffer area is virtual memory the
-  // kernel backs on first touch, so idle sessions cost nothing.
-  buffer_area_bytes_ = size_t(settings_.max_sessions) * 4 * settings_.buffer_bytes;
-  void* area = mmap(nullptr, buffer_area_bytes_, PROT_READ | PROT_WRITE,
-                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-  buffer_area_ = area == MAP_FAILED ? nullptr : static_cast<uint8_t*>(area);
-  if (any_tls && crypto_) {
-    tls_area_bytes_ = size_t(settings_.max_sessions) * sizeof(crypto::tls::TlsAcceptor);
-    void* t = mmap(nullptr, tls_area_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-                   -1, 0);
-    tls_area_ = t == MAP_FAILED ? nullptr : static_cast<uint8_t*>(t);
-  }
-  // No sessions at all rather than a crash.
-  if (buffer_area_ == nullptr || (any_tls && tls_area_ == nullptr)) sessions_.clear();
+  // Every session of the space may end up here (adoption, rebalance).
+  const uint32_t capacity = space_.capacity();
+  dirty_.reserve(capacity);
+  timers_.reserve(2 * size_t(capacity) + 65);
+  // A TLS listener without TLS slots (a space made without them) takes no sessions.
+  if (any_tls && space_.TlsSlot(0) == nullptr) crypto_.reset();
 
+  const uint32_t ports = uint32_t(settings_.snat_port_max) - settings_.snat_port_min + 1;
+  snat_free_.resize(ports);
   for (uint32_t p = settings_.snat_port_min; p <= settings_.snat_port_max; ++p)
-    if ((p - settings_.snat_port_min) % workers_ == worker_) snat_free_.push_back(uint16_t(p));
-  snat_count_ = uint32_t(snat_free_.size());
+    if ((p - settings_.snat_port_min) % workers_ == worker_) snat_free_[snat_count_++] = uint16_t(p);
+  (void)Store().RegisterCore(worker_);  // ids below kMaxCores: checked by the config loader
 }
 
 ProxyEngine::~ProxyEngine() {
-  for (uint32_t i = 0; i < sessions_.size(); ++i)
-    if (sessions_[i].in_use) EndTls(i);  // wipes the keys
-  if (buffer_area_ != nullptr) munmap(buffer_area_, buffer_area_bytes_);
-  if (tls_area_ != nullptr) munmap(tls_area_, tls_area_bytes_);
+  const uint32_t capacity = space_.capacity();
+  for (uint32_t i = 0; i < capacity; ++i)
+    if (Mine(i)) EndTls(i);  // wipes the keys
+  Store().UnregisterCore(worker_);
 }
 
-uint16_t ProxyEngine::OwnerOf(const TcpView& view, ByteView segment) const noexcept {
-  if (workers_ <= 1 || segment.size() < 4) return worker_;
-  const uint16_t src_port = LoadBe16(&segment[0]);
-  const uint16_t dst_port = LoadBe16(&segment[2]);
-  if (view.dst_ip == snat_ip_) {
-    if (dst_port < settings_.snat_port_min || dst_port > settings_.snat_port_max) return worker_;
-    return uint16_t((dst_port - settings_.snat_port_min) % workers_);
+bool ProxyEngine::Mine(uint32_t idx) const noexcept {
+  const state::Owner o = state::Unpack(space_.store().OwnerOf(idx));
+  return o.core == worker_ && o.state == state::OwnerState::kOwned;
+}
+
+bool ProxyEngine::Classify(uint16_t port, const TcpView& view, ByteView segment, state::Side& side,
+                           FlowKey& key) const noexcept {
+  if (segment.size() < 4) return false;
+  key = FlowKey{view.src_ip, view.dst_ip, LoadBe16(&segment[0]), LoadBe16(&segment[2])};
+  if (port == back_ && view.dst_ip == snat_ip_) {
+    side = state::Side::kBackend;
+    return true;
   }
-  return uint16_t(FlowHash({view.src_ip, view.dst_ip, src_port, dst_port}) % workers_);
+  side = state::Side::kClient;
+  return port == front_;
+}
+
+FlowRoute ProxyEngine::Resolve(uint32_t idx, uint64_t now_us) noexcept {
+  state::SessionStore& store = Store();
+  state::OwnerWord w = store.OwnerOf(idx);
+  state::Owner o = state::Unpack(w);
+  if (o.state == state::OwnerState::kFree) return {kNoSession, worker_};  // ended meanwhile
+  if (o.core == worker_) {
+    // Handed to us and not yet accepted from the inbox: the first packet accepts it.
+    if (o.state == state::OwnerState::kHandingOff && store.AcceptHandOff(worker_, idx)) {
+      counters_.Count(Counter::kSessionsHandOffsAccepted);
+      Acquire(idx, now_us);
+    }
+    return {idx, worker_};
+  }
+  if (space_.beats().Fenced(o.core)) {
+    // Its core was declared dead: whoever meets the session first continues it.
+    if (store.TryClaim(worker_, idx, w)) {
+      counters_.Count(Counter::kSessionsAdopted);
+      Acquire(idx, now_us);
+      return {idx, worker_};
+    }
+    o = state::Unpack(w);  // another core was quicker
+  }
+  return {idx, o.core};
+}
+
+void ProxyEngine::Route(std::span<const SegmentRef> segments, std::span<FlowRoute> out, uint64_t now_us) noexcept {
+  constexpr size_t kChunk = 64;
+  for (size_t base = 0; base < segments.size(); base += kChunk) {
+    const size_t n = std::min(kChunk, segments.size() - base);
+    // Keys per side, and where each came from.
+    std::array<FlowKey, kChunk> keys[2];
+    std::array<uint8_t, kChunk> from[2];
+    std::array<uint32_t, kChunk> found;
+    size_t count[2] = {0, 0};
+    for (size_t i = 0; i < n; ++i) {
+      const SegmentRef& r = segments[base + i];
+      out[base + i] = {kNoSession, worker_};
+      state::Side side;
+      FlowKey key;
+      if (!Classify(r.port, r.view, r.segment, side, key)) continue;
+      const size_t s = size_t(side);
+      keys[s][count[s]] = key;
+      from[s][count[s]++] = uint8_t(i);
+    }
+    for (size_t s = 0; s < 2; ++s) {
+      if (count[s] == 0) continue;
+      if (Store().LookupBulk(state::Side(s), {keys[s].data(), count[s]}, found) == 0) continue;
+      for (size_t k = 0; k < count[s]; ++k)
+        if (found[k] != kNoSession) out[base + from[s][k]] = Resolve(found[k], now_us);
+    }
+  }
+}
+
+void ProxyEngine::EndPass() noexcept {
+  Store().Quiescent(worker_);
+  (void)Store().Reclaim(worker_, 64);
+}
+
+void ProxyEngine::Offline() noexcept { Store().Offline(worker_); }
+void ProxyEngine::Online() noexcept { Store().Online(worker_); }
+
+// ---- Sessions moving between cores --------------------------------------------------
+
+void ProxyEngine::Release(uint32_t idx) noexcept {
+  // Counts only: the record itself is the new owner's once the word moves.
+  const Session& s = S(idx);
+  --active_;
+  if (s.half_open) --half_open_;
+  // The backend count goes with the session: the new owner counts it on its pool.
+  if (s.counted_on_backend) PoolOf(s).OnSessionEnd(s.backend_index);
+}
+
+void ProxyEngine::CountIn(uint32_t idx) noexcept {
+  const Session& s = S(idx);
+  ++active_;
+  if (s.half_open) ++half_open_;
+  if (s.counted_on_backend) PoolOf(s).OnSessionStart(s.backend_index);
+}
+
+void ProxyEngine::Acquire(uint32_t idx, uint64_t now_us) noexcept {
+  Session& s = S(idx);
+  CountIn(idx);
+  if (s.tls && crypto_) {
+    const TlsListener& l = *listeners_[s.listener].tls;
+    TlsOf(idx).Rebind(l.config.tls13 ? &l.server : nullptr, l.config.tls12 ? &tls12_[s.listener] : nullptr,
+                      *crypto_);
+  }
+  // A stalled core may have died in the middle of a burst: start clean here. Output
+  // runs at this pass's Flush, which also arms the session's timers on this core.
+  s.scheduled_us = kNoDeadline;
+  s.dirty = false;
+  Touch(idx, now_us, false);
+}
+
+uint32_t ProxyEngine::AdoptFrom(uint16_t dead, state::ScanCursor& cursor, uint32_t max_scan,
+                                uint64_t now_us) noexcept {
+  std::array<uint32_t, 256> got;
+  uint32_t total = 0;
+  const uint32_t end = std::min<uint64_t>(uint64_t(cursor.next) + max_scan, space_.capacity());
+  while (cursor.next < end) {
+    const uint32_t n = Store().AdoptFrom(dead, worker_, cursor, end - cursor.next, got);
+    for (uint32_t i = 0; i < n; ++i) Acquire(got[i], now_us);
+    counters_.Count(Counter::kSessionsAdopted, n);
+    total += n;
+    if (n < got.size()) break;
+  }
+  return total;
+}
+
+uint32_t ProxyEngine::HandOffShare(uint16_t to, double share, state::ScanCursor& cursor, uint32_t max_scan,
+                                   std::span<uint32_t> out) noexcept {
+  // At a pass boundary: nothing of our sessions is in flight. Our counts go first,
+  // while the record is still ours to read; the CAS then gives it away.
+  const uint32_t end = uint32_t(std::min<uint64_t>(space_.capacity(), uint64_t(cursor.next) + max_scan));
+  uint32_t n = 0;
+  uint32_t i = cursor.next;
+  for (; i < end && n < out.size(); ++i) {
+    if (!Mine(i) || !Store().InShare(i, share)) continue;
+    Release(i);
+    if (Store().HandOff(worker_, i, to)) {
+      out[n++] = i;
+    } else {  // cannot happen while we are alive and unfenced; keep the counts right
+      CountIn(i);
+    }
+  }
+  cursor.next = i;
+  counters_.Count(Counter::kSessionsHandedOff, n);
+  return n;
+}
+
+bool ProxyEngine::AcceptHandOff(uint32_t idx, uint64_t now_us) noexcept {
+  if (!Store().AcceptHandOff(worker_, idx)) return false;
+  counters_.Count(Counter::kSessionsHandOffsAccepted);
+  Acquire(idx, now_us);
+  return true;
 }
 
 const ProxyEngine::Listener* ProxyEngine::FindListener(uint32_t vip, uint16_t port) const noexcept {
@@ -187,46 +318,44 @@ const ProxyEngine::Listener* ProxyEngine::FindListener(uint32_t vip, uint16_t po
   return nullptr;
 }
 
-ProxyEngine::Buffers ProxyEngine::BuffersOf(uint32_t idx) const noexcept {
-  const size_t b = settings_.buffer_bytes;
-  uint8_t* base = buffer_area_ + size_t(idx) * 4 * b;
-  return {{base, b}, {base + b, b}, {base + 2 * b, b}, {base + 3 * b, b}};
-}
-
 tcp::TcpEndpoint ProxyEngine::ClientEp(uint32_t idx) noexcept {
   const Buffers b = BuffersOf(idx);
-  return tcp::TcpEndpoint(sessions_[idx].client, b.client_snd, b.client_rcv);
+  return tcp::TcpEndpoint(S(idx).client, b.client_snd, b.client_rcv);
 }
 
 tcp::TcpEndpoint ProxyEngine::BackendEp(uint32_t idx) noexcept {
   const Buffers b = BuffersOf(idx);
-  return tcp::TcpEndpoint(sessions_[idx].backend, b.backend_snd, b.backend_rcv);
+  return tcp::TcpEndpoint(S(idx).backend, b.backend_snd, b.backend_rcv);
 }
 
 crypto::tls::TlsAcceptor& ProxyEngine::TlsOf(uint32_t idx) noexcept {
-  return *std::launder(reinterpret_cast<crypto::tls::TlsAcceptor*>(tls_area_ + size_t(idx) * sizeof(crypto::tls::TlsAcceptor)));
+  return *std::launder(reinterpret_cast<crypto::tls::TlsAcceptor*>(space_.TlsSlot(idx)));
 }
 
 void ProxyEngine::StartTls(uint32_t idx, uint64_t now_us) noexcept {
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   const TlsListener& l = *listeners_[s.listener].tls;
   const crypto::tls::Tls12Config& v12 = tls12_[s.listener];
-  new (tls_area_ + size_t(idx) * sizeof(crypto::tls::TlsAcceptor))
+  new (space_.TlsSlot(idx))
       crypto::tls::TlsAcceptor(l.config.tls13 ? &l.server : nullptr, l.config.tls12 ? &v12 : nullptr, *crypto_);
-  if (wall_offset_ms_ == 0) {
-    // Tickets carry wall-clock times (another box must read them): the one clock read
-    // here ties our monotonic time to it.
-    timespec ts{};
-    clock_gettime(CLOCK_REALTIME, &ts);
-    wall_offset_ms_ = uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000 - now_us / kUsPerMs;
-  }
   s.tls = true;
   s.small_records = kSmallRecordsPerBurst;
   s.handshake_deadline_us = now_us + uint64_t(l.config.handshake_timeout_ms) * kUsPerMs;
 }
 
+uint64_t ProxyEngine::WallMs(uint64_t now_us) noexcept {
+  if (wall_offset_ms_ == 0) {
+    // Tickets carry wall-clock times (another box must read them): one clock read ties
+    // our monotonic time to it.
+    timespec ts{};
+    clock_gettime(CLOCK_REALTIME, &ts);
+    wall_offset_ms_ = uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000 - now_us / kUsPerMs;
+  }
+  return wall_offset_ms_ + now_us / kUsPerMs;
+}
+
 void ProxyEngine::EndTls(uint32_t idx) noexcept {
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   if (!s.tls) return;
   TlsOf(idx).~TlsAcceptor();
   s.tls = false;
@@ -239,14 +368,9 @@ void ProxyEngine::CountTcpDrop(tcp::TcpDrop d) noexcept {
 }
 
 uint32_t ProxyEngine::AllocSession() noexcept {
-  if (free_head_ >= sessions_.size()) return FlowTable::kNone;
-  const uint32_t idx = free_head_;
-  Session& s = sessions_[idx];
-  free_head_ = s.next_free;
-  const uint16_t generation = s.generation;
-  s = Session{};
-  s.generation = generation;
-  s.in_use = true;
+  uint32_t idx = kNoSession;
+  if (Store().Allocate(worker_, idx) != state::StoreStatus::kOk) return kNoSession;  // counted there
+  S(idx) = Session{};
   ++active_;
   return idx;
 }
@@ -258,33 +382,34 @@ void ProxyEngine::EndBackendSession(Session& s) noexcept {
 }
 
 void ProxyEngine::FreeSession(uint32_t idx) noexcept {
-  Session& s = sessions_[idx];
-  // Only our own flow: a session that never got its flow inserted must not take
-  // another session's.
-  if (client_flows_.Find(s.client_flow) == idx) client_flows_.Erase(s.client_flow);
-  CloseBackendFlow(s);
+  Session& s = S(idx);
+  CloseBackendFlow(idx);
   EndBackendSession(s);
   EndTls(idx);
   if (s.half_open) --half_open_;
-  s.in_use = false;
-  ++s.generation;
-  s.next_free = free_head_;
-  free_head_ = idx;
   --active_;
+  // Unlinks the flows the record has (only its own) and frees the index after a grace
+  // period; stale timer entries fail on the owner word's new epoch.
+  (void)Store().Erase(worker_, idx);
   counters_.Count(Counter::kSessionsClosed);
 }
 
-void ProxyEngine::CloseBackendFlow(Session& s) noexcept {
-  if (!s.backend_open) return;
-  backend_flows_.Erase(s.backend_flow);
+void ProxyEngine::ReturnSnatPort(uint16_t port) noexcept {
   // FIFO reuse: a port comes back last, long after the backend forgot the old flow.
-  snat_free_[(snat_head_ + snat_count_) % snat_free_.size()] = s.backend_flow.local_port;
+  snat_free_[(snat_head_ + snat_count_) % snat_free_.size()] = port;
   ++snat_count_;
+}
+
+void ProxyEngine::CloseBackendFlow(uint32_t idx) noexcept {
+  Session& s = S(idx);
+  if (!s.backend_open) return;
+  (void)Store().RemoveKey(worker_, idx, state::Side::kBackend);
+  ReturnSnatPort(s.backend_flow.local_port);
   s.backend_open = false;
 }
 
 void ProxyEngine::Touch(uint32_t idx, uint64_t now_us, bool activity) noexcept {
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   // Idle means no byte either way: pure ACKs and window probes do not count.
   if (activity) s.idle_deadline_us = now_us + uint64_t(settings_.idle_timeout_ms) * kUsPerMs;
   if (!s.dirty) {
@@ -295,7 +420,7 @@ void ProxyEngine::Touch(uint32_t idx, uint64_t now_us, bool activity) noexcept {
 
 // ---- Input --------------------------------------------------------------------------
 
-void ProxyEngine::Input(uint16_t port, const TcpView& view, ByteView segment, uint64_t now_us,
+void ProxyEngine::Input(uint16_t port, const TcpView& view, ByteView segment, uint32_t idx, uint64_t now_us,
                         FrameSink& sink) {
   tcp::Segment seg;
   switch (tcp::ParseSegment(segment, seg)) {
@@ -311,8 +436,10 @@ void ProxyEngine::Input(uint16_t port, const TcpView& view, ByteView segment, ui
   }
   if (port == back_ && view.dst_ip == snat_ip_) {
     const FlowKey flow{view.src_ip, view.dst_ip, seg.hdr.src_port, seg.hdr.dst_port};
-    const uint32_t idx = backend_flows_.Find(flow);
-    if (idx == FlowTable::kNone) return ResetUnknown(port, view, seg, DropReason::kTcpNoSession, now_us, sink);
+    // The record may have moved on to another backend flow since Route() found it
+    // (a retry in this burst): then this segment's flow is gone.
+    if (idx == kNoSession || !S(idx).backend_open || !(S(idx).backend_flow == flow))
+      return ResetUnknown(port, view, seg, DropReason::kTcpNoSession, now_us, sink);
     tcp::TcpEndpoint ep = BackendEp(idx);
     CountTcpDrop(ep.Input(seg, now_us).drop);
     OnBackendEvents(idx, now_us);
@@ -322,8 +449,7 @@ void ProxyEngine::Input(uint16_t port, const TcpView& view, ByteView segment, ui
   if (port != front_) return ResetUnknown(port, view, seg, DropReason::kTcpNoSession, now_us, sink);
 
   const FlowKey flow{view.src_ip, view.dst_ip, seg.hdr.src_port, seg.hdr.dst_port};
-  const uint32_t idx = client_flows_.Find(flow);
-  if (idx != FlowTable::kNone) {
+  if (idx != kNoSession && S(idx).client_flow == flow) {
     tcp::TcpEndpoint ep = ClientEp(idx);
     CountTcpDrop(ep.Input(seg, now_us).drop);
     OnClientEvents(idx, now_us);
@@ -354,18 +480,21 @@ void ProxyEngine::ResetUnknown(uint16_t port, const TcpView& view, const tcp::Se
 
 uint32_t ProxyEngine::NewClientSession(const Listener& l, const FlowKey& flow, uint64_t now_us) noexcept {
   const uint32_t idx = AllocSession();
-  if (idx == FlowTable::kNone) {
+  if (idx == kNoSession) {
     counters_.Drop(DropReason::kTcpSessionsFull);
     return idx;
   }
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   s.client_flow = flow;
   s.listener = uint16_t(&l - listeners_.data());
   s.pool = l.pool;
-  if (!client_flows_.Insert(flow, idx)) {  // cannot happen: the caller's Find() missed it
-    FreeSession(idx);
+  // Refused when another core just created a session for the same flow (its SYN went
+  // there too), or when the table's buckets are full.
+  if (Store().AddKey(worker_, idx, state::Side::kClient, flow) != state::StoreStatus::kOk) {
+    --active_;
+    (void)Store().Erase(worker_, idx);
     counters_.Drop(DropReason::kTcpSessionsFull);
-    return FlowTable::kNone;
+    return kNoSession;
   }
   const Buffers b = BuffersOf(idx);
   tcp::TcpEndpoint::Init(s.client, client_tcp_, flow.local_port, flow.remote_port, uint32_t(b.client_snd.size()),
@@ -387,8 +516,8 @@ void ProxyEngine::Accept(const Listener& l, const FlowKey& flow, const tcp::Segm
     return;
   }
   const uint32_t idx = NewClientSession(l, flow, now_us);
-  if (idx == FlowTable::kNone) return;
-  sessions_[idx].half_open = true;
+  if (idx == kNoSession) return;
+  S(idx).half_open = true;
   ++half_open_;
   tcp::TcpEndpoint ep = ClientEp(idx);
   ep.Listen(tcp::Rfc6528Isn(isn_key_, local, flow.local_port, remote, flow.remote_port, now_us));
@@ -408,7 +537,7 @@ void ProxyEngine::AcceptCookie(const Listener& l, const FlowKey& flow, const tcp
     return ResetUnknown(front_, view, ack, DropReason::kTcpNoSession, now_us, sink);
   }
   const uint32_t idx = NewClientSession(l, flow, now_us);
-  if (idx == FlowTable::kNone) return;
+  if (idx == kNoSession) return;
   tcp::TcpEndpoint ep = ClientEp(idx);
   CountTcpDrop(ep.AcceptCookie(ack, mss, now_us).drop);
   counters_.Count(Counter::kSynCookiesAccepted);
@@ -419,7 +548,7 @@ void ProxyEngine::AcceptCookie(const Listener& l, const FlowKey& flow, const tcp
 // ---- Events -------------------------------------------------------------------------
 
 void ProxyEngine::OnClientEvents(uint32_t idx, uint64_t now_us) noexcept {
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   const uint16_t ev = s.client.events;
   s.client.events = 0;
   if (ev & tcp::kEvConnected) {
@@ -442,7 +571,7 @@ void ProxyEngine::OnClientEvents(uint32_t idx, uint64_t now_us) noexcept {
 }
 
 void ProxyEngine::OnBackendEvents(uint32_t idx, uint64_t now_us) noexcept {
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   const uint16_t ev = s.backend.events;
   s.backend.events = 0;
   if (ev & tcp::kEvConnected) {
@@ -457,7 +586,7 @@ void ProxyEngine::OnBackendEvents(uint32_t idx, uint64_t now_us) noexcept {
 }
 
 void ProxyEngine::ConnectBackend(uint32_t idx, uint64_t now_us) noexcept {
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   lb::Pool& pool = PoolOf(s);
   // Maglev keys on the client address, so a client keeps its backend across sessions.
   const std::optional<uint16_t> pick = pool.Pick(s.client_flow.remote_ip, s.tried_backends);
@@ -475,9 +604,8 @@ void ProxyEngine::ConnectBackend(uint32_t idx, uint64_t now_us) noexcept {
   s.backend_flow = FlowKey{be_ip, snat_ip_, be_port, snat_port};
   s.backend_index = b;
   ++s.attempts;
-  if (!backend_flows_.Insert(s.backend_flow, idx)) {  // a stale flow still holds the port
-    snat_free_[(snat_head_ + snat_count_) % snat_free_.size()] = snat_port;
-    ++snat_count_;
+  if (Store().AddKey(worker_, idx, state::Side::kBackend, s.backend_flow) != state::StoreStatus::kOk) {
+    ReturnSnatPort(snat_port);  // a stale flow still holds the port
     counters_.Drop(DropReason::kTcpNoSnatPort);
     ClientEp(idx).Abort();
     return;
@@ -495,13 +623,13 @@ void ProxyEngine::ConnectBackend(uint32_t idx, uint64_t now_us) noexcept {
 }
 
 void ProxyEngine::BackendFailed(uint32_t idx, uint64_t now_us) noexcept {
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   counters_.Count(Counter::kBackendConnectFailures);
   PoolOf(s).OnConnectFailure(s.backend_index);
   EndBackendSession(s);
   s.tried_backends |= lb::BackendBit(s.backend_index);
   if (s.backend.state != TcpState::kClosed) BackendEp(idx).Abort();
-  CloseBackendFlow(s);
+  CloseBackendFlow(idx);
   s.connect_deadline_us = kNoDeadline;
   if (s.attempts < settings_.connect_attempts && s.client.state != TcpState::kClosed) {
     counters_.Count(Counter::kBackendRetries);
@@ -514,7 +642,7 @@ void ProxyEngine::BackendFailed(uint32_t idx, uint64_t now_us) noexcept {
 // ---- Output, proxying and timers ---------------------------------------------------
 
 void ProxyEngine::Pump(uint32_t idx, uint64_t now_us) noexcept {
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   if (!s.backend_open || s.connect_deadline_us != kNoDeadline) return;  // not connected yet
   tcp::TcpEndpoint client = ClientEp(idx);
   tcp::TcpEndpoint backend = BackendEp(idx);
@@ -560,7 +688,7 @@ void ProxyEngine::Pump(uint32_t idx, uint64_t now_us) noexcept {
 
 void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
   using crypto::tls::TlsStatus;
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   crypto::tls::TlsAcceptor& tls = TlsOf(idx);
   tcp::TcpEndpoint client = ClientEp(idx);
   std::optional<tcp::TcpEndpoint> backend;
@@ -593,7 +721,7 @@ void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
     (void)client.Receive({rec.data(), want});
     RingSink to_client(&client), to_backend(was_connected ? &*backend : nullptr);
     const uint32_t before = was_connected ? backend->SendSpace() : 0;
-    tls.set_now_ms(wall_offset_ms_ + now_us / kUsPerMs);
+    tls.set_now_ms(WallMs(now_us));
     const TlsStatus st = tls.Input({rec.data(), want}, to_client, to_backend);
     if (was_connected) up += before - backend->SendSpace();
     if (st == TlsStatus::kFailed) {
@@ -681,7 +809,7 @@ void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
 }
 
 void ProxyEngine::OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) noexcept {
-  Session& s = sessions_[idx];
+  Session& s = S(idx);
   if (s.tls)
     PumpTls(idx, now_us);
   else
@@ -714,19 +842,19 @@ void ProxyEngine::OutputSession(uint32_t idx, uint64_t now_us, FrameSink& sink) 
 }
 
 void ProxyEngine::Schedule(uint32_t idx, uint64_t deadline_us) noexcept {
-  sessions_[idx].scheduled_us = deadline_us;
-  if (timers_.size() >= 2 * sessions_.size() + 64) {
-    // Compaction: keep one entry per live session. The vector never grows past its
+  S(idx).scheduled_us = deadline_us;
+  const uint32_t capacity = space_.capacity();
+  if (timers_.size() >= 2 * size_t(capacity) + 64) {
+    // Compaction: keep one entry per session of ours. The vector never grows past its
     // reserved size, so this path allocates nothing.
     timers_.clear();
-    for (uint32_t i = 0; i < sessions_.size(); ++i) {
-      const Session& t = sessions_[i];
-      if (t.in_use && t.scheduled_us != kNoDeadline && i != idx)
-        timers_.push_back({t.scheduled_us, i, t.generation});
+    for (uint32_t i = 0; i < capacity; ++i) {
+      if (i == idx || !Mine(i) || S(i).scheduled_us == kNoDeadline) continue;
+      timers_.push_back({S(i).scheduled_us, i, state::Unpack(Store().OwnerOf(i)).epoch});
     }
     std::make_heap(timers_.begin(), timers_.end(), std::greater<>());
   }
-  timers_.push_back({deadline_us, idx, sessions_[idx].generation});
+  timers_.push_back({deadline_us, idx, state::Unpack(Store().OwnerOf(idx)).epoch});
   std::push_heap(timers_.begin(), timers_.end(), std::greater<>());
 }
 
@@ -734,8 +862,11 @@ void ProxyEngine::Flush(uint64_t now_us, FrameSink& sink) {
   // OutputSession may dirty other sessions: never, today; index loop stays safe anyway.
   for (size_t i = 0; i < dirty_.size(); ++i) {
     const uint32_t idx = dirty_[i];
-    sessions_[idx].dirty = false;
-    if (sessions_[idx].in_use) OutputSession(idx, now_us, sink);
+    // Still ours: between Touch() and here nothing moves a live core's records, but
+    // the check is one load of the record's first cache line.
+    if (!Mine(idx)) continue;
+    S(idx).dirty = false;
+    OutputSession(idx, now_us, sink);
   }
   dirty_.clear();
 }
@@ -745,8 +876,10 @@ void ProxyEngine::Advance(uint64_t now_us, FrameSink& sink) {
     std::pop_heap(timers_.begin(), timers_.end(), std::greater<>());
     const TimerEntry t = timers_.back();
     timers_.pop_back();
-    Session& s = sessions_[t.session];
-    if (!s.in_use || s.generation != t.generation || s.scheduled_us != t.deadline_us) continue;  // stale
+    const state::Owner o = state::Unpack(Store().OwnerOf(t.session));
+    if (o.core != worker_ || o.state != state::OwnerState::kOwned || o.epoch != t.epoch) continue;  // stale
+    Session& s = S(t.session);
+    if (s.scheduled_us != t.deadline_us) continue;  // superseded by an earlier one
     s.scheduled_us = kNoDeadline;
     if (now_us >= s.idle_deadline_us) {
       counters_.Count(Counter::kIdleTimeouts);

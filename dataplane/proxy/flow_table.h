@@ -1,6 +1,5 @@
-// Flows (TCP 4-tuples seen from our side) to session indices: open addressing with
-// linear probing and backward-shift deletion, fixed capacity, no heap after creation.
-// One per worker for now; the shared rte_hash tables of the sessions issue replace it.
+// Flows: TCP 4-tuples seen from our side. The shared session tables
+// (dataplane/state/session_store.h) map them to session records.
 #pragma once
 
 #include <cstdint>
@@ -26,31 +25,5 @@ inline uint32_t FlowHash(const FlowKey& k) noexcept {
   h ^= h >> 32;
   return uint32_t(h);
 }
-
-class FlowTable {
- public:
-  static constexpr uint32_t kNone = UINT32_MAX;
-
-  // Room for `max_flows` at a load factor of at most 1/2.
-  explicit FlowTable(uint32_t max_flows);
-
-  uint32_t Find(const FlowKey& key) const noexcept;
-  // False when the key is present already or the table is full.
-  [[nodiscard]] bool Insert(const FlowKey& key, uint32_t value) noexcept;
-  void Erase(const FlowKey& key) noexcept;
-  uint32_t Size() const noexcept { return used_; }
-
- private:
-  struct Slot {
-    FlowKey key;
-    uint32_t value = kNone;  // kNone: empty
-  };
-  uint32_t Home(const FlowKey& key) const noexcept { return FlowHash(key) & mask_; }
-
-  std::vector<Slot> slots_;
-  uint32_t mask_ = 0;
-  uint32_t max_flows_ = 0;
-  uint32_t used_ = 0;
-};
 
 }  // namespace baton::dp

@@ -5,7 +5,8 @@ namespace baton::dp::state {
 void Heartbeats::Join(uint16_t core) noexcept {
   Slot& s = slots_[core];
   s.fenced.store(false, std::memory_order_relaxed);
-  s.beats.fetch_add(1, std::memory_order_release);  // a re-join counts as a beat
+  // A (re-)join counts as a beat and leaves the count even: between bursts (InBurst).
+  s.beats.fetch_add(2 - s.beats.load(std::memory_order_relaxed) % 2, std::memory_order_release);
   s.joined.store(true, std::memory_order_release);
 }
 
@@ -13,9 +14,9 @@ void Heartbeats::Leave(uint16_t core) noexcept {
   slots_[core].joined.store(false, std::memory_order_release);
 }
 
-void Heartbeats::Fence(uint16_t core) noexcept {
+bool Heartbeats::Fence(uint16_t core) noexcept {
   // Pairs with the acquire in Fenced() on the fenced core.
-  slots_[core].fenced.store(true, std::memory_order_release);
+  return !slots_[core].fenced.exchange(true, std::memory_order_acq_rel);
 }
 
 uint32_t StallWatch::StalledCores(uint64_t now_us, uint64_t timeout_us,

@@ -25,7 +25,8 @@ class Heartbeats {
   // were handed off first), never reported as stalled.
   void Join(uint16_t core) noexcept;
   void Leave(uint16_t core) noexcept;
-  // Once per loop pass, at the burst boundary.
+  // Twice per loop pass: when the pass starts (the count becomes odd: in a burst) and
+  // when it ends (even: between bursts, where a core may stop without harm).
   void Beat(uint16_t core) noexcept {
     slots_[core].beats.fetch_add(1, std::memory_order_release);
   }
@@ -33,7 +34,9 @@ class Heartbeats {
   // A watcher that declared `core` dead fences it before adopting its sessions. A core
   // that was only slow checks Fenced() at its next burst boundary and, if set, drops its
   // local state and re-joins (its records belong to others now).
-  void Fence(uint16_t core) noexcept;
+  // True for the one caller that fenced it (several watchers may see the same stall):
+  // that one takes over the core's queues.
+  [[nodiscard]] bool Fence(uint16_t core) noexcept;
   bool Fenced(uint16_t core) const noexcept {
     return slots_[core].fenced.load(std::memory_order_acquire);
   }
@@ -41,6 +44,7 @@ class Heartbeats {
   bool Joined(uint16_t core) const noexcept {
     return slots_[core].joined.load(std::memory_order_acquire);
   }
+  static bool InBurst(uint64_t count) noexcept { return (count & 1) != 0; }
   // Pairs with the release in Beat().
   uint64_t Count(uint16_t core) const noexcept {
     return slots_[core].beats.load(std::memory_order_acquire);

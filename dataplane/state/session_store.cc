@@ -413,19 +413,22 @@ bool SessionStore::HandOff(uint16_t from, uint32_t idx, uint16_t to) noexcept {
   return true;
 }
 
-uint32_t SessionStore::Rebalance(uint16_t from, uint16_t to, double share, ScanCursor& cursor,
-                                 uint32_t max_scan, std::span<uint32_t> out) noexcept {
+bool SessionStore::InShare(uint32_t idx, double share) const noexcept {
   const uint64_t threshold = share <= 0   ? 0
                              : share >= 1 ? uint64_t(1) << 32
                                           : uint64_t(share * 4294967296.0);
+  const SlotHeader& h = Header(idx);
+  const uint32_t hash = h.has_key[0] ? FlowHash(h.key[0]) : FlowHash(FlowKey{idx, 0, 0, 0});
+  return hash < threshold;
+}
+
+uint32_t SessionStore::Rebalance(uint16_t from, uint16_t to, double share, ScanCursor& cursor,
+                                 uint32_t max_scan, std::span<uint32_t> out) noexcept {
   const uint32_t end = uint32_t(std::min<uint64_t>(capacity_, uint64_t(cursor.next) + max_scan));
   uint32_t n = 0;
   uint32_t i = cursor.next;
   for (; i < end && n < out.size(); ++i) {
-    if (!OwnedBy(i, from)) continue;
-    const SlotHeader& h = Header(i);
-    const uint32_t hash = h.has_key[0] ? FlowHash(h.key[0]) : FlowHash(FlowKey{i, 0, 0, 0});
-    if (hash < threshold && HandOff(from, i, to)) out[n++] = i;
+    if (OwnedBy(i, from) && InShare(i, share) && HandOff(from, i, to)) out[n++] = i;
   }
   cursor.next = i;
   return n;

@@ -182,6 +182,9 @@ class SessionStore {
   // so flows and steering can move together. Scans like AdoptFrom; run on `from`.
   uint32_t Rebalance(uint16_t from, uint16_t to, double share, ScanCursor& cursor,
                      uint32_t max_scan, std::span<uint32_t> out) noexcept;
+  // Whether the record's client flow hash falls in the lowest `share` of the hash space
+  // (Rebalance's choice, for callers that hand off record by record).
+  bool InShare(uint32_t idx, double share) const noexcept;
   // Protocol step 3; run on `core`. False unless the word is {core, kHandingOff}.
   [[nodiscard]] bool AcceptHandOff(uint16_t core, uint32_t idx) noexcept;
 

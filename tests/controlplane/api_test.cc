@@ -36,7 +36,23 @@ class Dispatch : public ::testing::Test {
                       [this](const dp::BackendChange& c) {
                         if (refuse_.empty()) changes_.push_back(c);
                         return refuse_;
+                      },
+                      [this](uint16_t w) {
+                        if (refuse_.empty()) halted_.push_back(w);
+                        return refuse_;
+                      },
+                      [this](uint16_t from, uint16_t to, double share, uint64_t& moved) {
+                        if (!refuse_.empty()) return refuse_;
+                        rebalances_.push_back({from, to, share});
+                        moved = 5;
+                        return std::string();
                       }};
+  std::vector<uint16_t> halted_;
+  struct Move {
+    uint16_t from, to;
+    double share;
+  };
+  std::vector<Move> rebalances_;
 };
 
 TEST_F(Dispatch, StatsIsTheFullStatsJson) {
@@ -58,7 +74,7 @@ TEST_F(Dispatch, SessionsTotalAndPerWorker) {
   EXPECT_EQ(r["opened"], 21);
   EXPECT_EQ(r["closed"], 14);
   ASSERT_EQ(r["workers"].size(), 2u);
-  EXPECT_EQ(r["workers"][1], (json{{"worker", 1}, {"lcore", 2}, {"active", 4}}));
+  EXPECT_EQ(r["workers"][1], (json{{"worker", 1}, {"lcore", 2}, {"active", 4}, {"state", "running"}}));
 }
 
 TEST_F(Dispatch, BackendsPortsVersion) {
@@ -191,6 +207,48 @@ TEST_F(Dispatch, BackendMisuseIsRefusedAndChangesNothing) {
   read_only.change_backend = nullptr;
   const json a = DispatchApiRequest(web + R"("action":"enable"})", read_only);
   EXPECT_EQ(a.value("error", ""), "this baton cannot change backends");
+}
+
+TEST_F(Dispatch, WorkerHaltAndRebalanceReachTheDataPlane) {
+  config_.dataplane.workers = 2;
+  const json h = Ask(R"({"command":"worker","worker":1,"action":"halt"})");
+  ASSERT_TRUE(h.value("ok", false)) << h.dump();
+  EXPECT_EQ(halted_, std::vector<uint16_t>{1});
+  const json r = Ask(R"({"command":"rebalance","from":0,"to":1,"share":0.25})");
+  ASSERT_TRUE(r.value("ok", false)) << r.dump();
+  EXPECT_EQ(r["result"]["moved"], 5);
+  ASSERT_EQ(rebalances_.size(), 1u);
+  EXPECT_EQ(rebalances_[0].from, 0);
+  EXPECT_EQ(rebalances_[0].to, 1);
+  EXPECT_DOUBLE_EQ(rebalances_[0].share, 0.25);
+  refuse_ = "worker 1 is the last running worker";
+  EXPECT_EQ(ErrorOf(R"({"command":"worker","worker":1,"action":"halt"})"), refuse_);
+}
+
+TEST_F(Dispatch, WorkerAndRebalanceMisuseIsRefusedAndChangesNothing) {
+  config_.dataplane.workers = 2;
+  const struct {
+    const char* request;
+    const char* error;
+  } cases[] = {
+      {R"({"command":"worker","action":"halt"})", "\"worker\" (a worker number 0..1) is missing"},
+      {R"({"command":"worker","worker":2,"action":"halt"})", "\"worker\" must be a worker number 0..1, got 2"},
+      {R"({"command":"worker","worker":"1","action":"halt"})", "must be a worker number 0..1, got \"1\""},
+      {R"({"command":"worker","worker":1,"action":"resume"})", "\"action\" must be \"halt\""},
+      {R"({"command":"worker","worker":1})", "\"action\" must be \"halt\""},
+      {R"({"command":"rebalance","from":0,"to":1})", "\"share\" must be a number in (0, 1]"},
+      {R"({"command":"rebalance","from":0,"to":1,"share":1.5})", "\"share\" must be a number in (0, 1]"},
+      {R"({"command":"rebalance","from":0,"to":1,"share":0})", "\"share\" must be a number in (0, 1]"},
+      {R"({"command":"rebalance","from":1,"to":1,"share":0.5})", "\"from\" and \"to\" are the same worker"},
+      {R"({"command":"rebalance","from":0,"to":9,"share":0.5})", "\"to\" must be a worker number 0..1, got 9"},
+      {R"({"command":"rebalance","from":0,"to":1,"share":0.5,"x":1})", "unknown field \"x\""},
+  };
+  for (const auto& c : cases) {
+    const std::string e = ErrorOf(c.request);
+    EXPECT_NE(e.find(c.error), std::string::npos) << c.request << " -> " << e;
+  }
+  EXPECT_TRUE(halted_.empty());
+  EXPECT_TRUE(rebalances_.empty());
 }
 
 TEST_F(Dispatch, UnknownCommandNamesTheKnownOnes) {

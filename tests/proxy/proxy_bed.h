@@ -1,5 +1,9 @@
-// ProxyBed: one ProxyEngine (worker 0 of 1) behind one L3Stack with a front and a back
-// port, in memory, on a fake microsecond clock. The peers are our own TcpEndpoints:
+// ProxyBed: ProxyEngines (workers 0..N-1, one by default) sharing one SessionSpace,
+// behind one L3Stack with a front and a back port, in memory, on a fake microsecond
+// clock. With several workers, each frame arrives on the queue its 4-tuple hashes to;
+// the worker serving that queue routes it and hands it to the session's owner, as the
+// worker loop does. Halt() stops a worker (its frames wait), TakeOver() lets another
+// adopt its sessions and queue, Rebalance() moves sessions between workers. The peers are our own TcpEndpoints:
 // clients at 198.18.1.x behind the router 198.18.2.1, backends at 198.18.3.101-103.
 //
 // Every frame the engine sends is checked the way a switch and a host would check it
@@ -35,7 +39,9 @@
 #include "dataplane/api/config.h"
 #include "dataplane/net/counters.h"
 #include "dataplane/net/l3_stack.h"
+#include "crypto/tls/acceptor.h"
 #include "dataplane/proxy/engine.h"
+#include "dataplane/proxy/session_space.h"
 #include "dataplane/tcp/connection.h"
 #include "dataplane/tcp/isn.h"
 #include "dataplane/tcp/segment.h"
@@ -246,6 +252,7 @@ struct BedOptions {
   // Changes the bed's config before the engine starts (e.g. adds a TLS listener, whose
   // certificate files the bed then loads as the data plane does).
   std::function<void(ConfigSnapshot&)> edit_config;
+  uint16_t workers = 1;
 };
 
 inline ConfigSnapshot BedConfig(const TcpSettings& tcp) {
@@ -286,8 +293,26 @@ class ProxyBed {
     l3_.AddLocalAddress(kFront, kVip);
     if (opts_.edit_config) opts_.edit_config(config_);
     tls_ = TlsListeners::Load(config_, tls_errors);
-    engine_ = std::make_unique<ProxyEngine>(config_, kFront, kBack, uint16_t{0}, uint16_t{1}, l3_, counters_,
-                                            tcp::IsnKey{0x0123456789abcdefull, 0xfedcba9876543210ull}, &tls_);
+    static int beds = 0;  // DPDK object names must be unique while they live
+    SessionSpaceConfig sc;
+    sc.name = "bed" + std::to_string(beds++);
+    sc.capacity = config_.tcp.max_sessions * opts_.workers;
+    sc.buffer_bytes = config_.tcp.buffer_bytes;
+    sc.tls_slot_bytes = sizeof(crypto::tls::TlsAcceptor);
+    std::string err;
+    space_ = SessionSpace::Create(sc, err);
+    if (!space_) {
+      std::fprintf(stderr, "ProxyBed: %s\n", err.c_str());
+      std::abort();
+    }
+    for (uint16_t w = 0; w < opts_.workers; ++w) {
+      engines_.push_back(std::make_unique<ProxyEngine>(config_, kFront, kBack, w, opts_.workers, l3_, counters_,
+                                                       tcp::IsnKey{0x0123456789abcdefull, 0xfedcba9876543210ull},
+                                                       *space_, &tls_));
+      queue_owner_.push_back(w);
+    }
+    halted_.assign(opts_.workers, false);
+    parked_.resize(opts_.workers);
     for (int i = 0; i < kBackends; ++i) {
       backends_[size_t(i)].ip = kBackendIps[size_t(i)];
       backends_[size_t(i)].mac = BackendMac(i);
@@ -347,7 +372,9 @@ class ProxyBed {
   bool Step() {
     ++steps;
     DeliverToEngine();
-    engine_->Advance(now_us, sink_);
+    for (uint16_t w = 0; w < Workers(); ++w)
+      if (!halted_[w]) engines_[w]->Advance(now_us, sink_);
+    EndPass();
     if (now_us >= next_l3_advance_us_) {
       l3_.Advance(now_us, sink_);
       next_l3_advance_us_ = now_us + 10 * kMs;
@@ -380,7 +407,9 @@ class ProxyBed {
 
   // Every session over, every peer connection closed or in TIME-WAIT, nothing on the wire.
   bool Quiet() {
-    if (engine_->ActiveSessions() != 0 || !wire_[0].empty() || !wire_[1].empty()) return false;
+    for (uint16_t w = 0; w < Workers(); ++w)  // a halted worker's counts are frozen
+      if ((!halted_[w] && engines_[w]->ActiveSessions() != 0) || !parked_[w].empty()) return false;
+    if (!wire_[0].empty() || !wire_[1].empty()) return false;
     for (Conn* c : AllConns())
       if (!c->Finished()) return false;
     return true;
@@ -388,19 +417,80 @@ class ProxyBed {
 
   // ---- Observation ----
 
-  ProxyEngine& Engine() { return *engine_; }
+  ProxyEngine& Engine(uint16_t w = 0) { return *engines_[w]; }
+  uint16_t Workers() const { return uint16_t(engines_.size()); }
+  SessionSpace& Space() { return *space_; }
+
+  // ---- Several workers ----
+
+  // Worker `w` stops between two bursts, as a stuck core would: it runs nothing, and
+  // frames for its queue or its sessions wait.
+  void Halt(uint16_t w) { halted_[w] = true; }
+  // What a worker does when it declares `dead` stalled (Worker::TakeOver): fences it,
+  // serves its queue, and adopts its sessions (the whole scan at once here; without
+  // `scan`, each session moves at the first packet that meets it). Returns how many
+  // sessions the scan adopted.
+  uint32_t TakeOver(uint16_t dead, uint16_t by, bool scan = true) {
+    if (!space_->beats().Fence(dead)) return 0;
+    space_->store().ForgetCore(dead);
+    for (uint16_t& q : queue_owner_)
+      if (q == dead) q = by;
+    state::ScanCursor cursor;
+    uint32_t n = 0;
+    while (scan && cursor.next < space_->capacity()) n += engines_[by]->AdoptFrom(dead, cursor, 4096, now_us);
+    for (Wire& w : parked_[dead]) {  // its inbox: served by `by` from now on
+      w.at_us = now_us;
+      w.order = order_++;
+      wire_[1].push(std::move(w));
+    }
+    parked_[dead].clear();
+    engines_[by]->Flush(now_us, sink_);
+    EndPass();
+    CollectEngineOutput();
+    return n;
+  }
+  // `baton ctl rebalance`: worker `from` hands `share` of its sessions to `to` at a
+  // pass boundary, `to` accepts them from its inbox. Returns how many moved.
+  uint32_t Rebalance(uint16_t from, uint16_t to, double share) {
+    state::ScanCursor cursor;
+    std::vector<uint32_t> moved(space_->capacity());
+    uint32_t n = 0;
+    while (cursor.next < space_->capacity())
+      n += engines_[from]->HandOffShare(to, share, cursor, 4096, std::span(moved).subspan(n));
+    for (uint32_t i = 0; i < n; ++i) EXPECT_TRUE(engines_[to]->AcceptHandOff(moved[i], now_us));
+    engines_[to]->Flush(now_us, sink_);
+    EndPass();
+    CollectEngineOutput();
+    return n;
+  }
+  uint32_t ActiveSessions() const {
+    uint32_t n = 0;
+    for (uint16_t w = 0; w < engines_.size(); ++w)
+      if (!halted_[w]) n += engines_[w]->ActiveSessions();
+    return n;
+  }
   L3Stack& L3() { return l3_; }
   uint64_t Counted(Counter c) const { return counters_.Counted(c); }
   uint64_t Dropped(DropReason r) const { return counters_.Dropped(r); }
-  uint64_t TcpDropped(tcp::TcpDrop d) const { return engine_->TcpDrops()[tcp::TcpIdx(d)]; }
+  uint64_t TcpDropped(tcp::TcpDrop d) const {
+    uint64_t n = 0;
+    for (const auto& e : engines_) n += e->TcpDrops()[tcp::TcpIdx(d)];
+    return n;
+  }
   const DpCounters& Counters() const { return counters_; }
   uint32_t PoolActive(int pool, int backend) const {
-    return engine_->Pools()[size_t(pool)].Counters()[size_t(backend)].active_sessions;
+    uint32_t n = 0;
+    for (uint16_t w = 0; w < engines_.size(); ++w)
+      if (!halted_[w]) n += engines_[w]->Pools()[size_t(pool)].Counters()[size_t(backend)].active_sessions;
+    return n;
   }
   uint32_t PoolActiveTotal() const {
     uint32_t n = 0;
-    for (const lb::Pool& p : engine_->Pools())
-      for (const lb::BackendCounters& c : p.Counters()) n += c.active_sessions;
+    for (uint16_t w = 0; w < engines_.size(); ++w) {
+      if (halted_[w]) continue;  // its counts are frozen; the adopter counts its sessions
+      for (const lb::Pool& p : engines_[w]->Pools())
+        for (const lb::BackendCounters& c : p.Counters()) n += c.active_sessions;
+    }
     return n;
   }
   // Drop counters other than the ones listed, as "reason=count" text (empty: none).
@@ -416,7 +506,7 @@ class ProxyBed {
   std::string UnexpectedTcpDrops(std::initializer_list<tcp::TcpDrop> allowed = {}) const {
     std::string s;
     for (size_t i = 1; i < size_t(tcp::TcpDrop::kCount); ++i) {
-      const uint64_t n = engine_->TcpDrops()[i];
+      const uint64_t n = TcpDropped(tcp::TcpDrop(i));
       if (n == 0) continue;
       if (std::find(allowed.begin(), allowed.end(), tcp::TcpDrop(i)) != allowed.end()) continue;
       s += std::string(tcp::kTcpDropText[i]) + "=" + std::to_string(n) + "; ";
@@ -435,6 +525,7 @@ class ProxyBed {
   uint64_t oversize_peer_segments = 0;  // peers' TCP segments longer than the MTU allows
   uint64_t frames_lost = 0;
   uint64_t frames_to_engine = 0, frames_from_engine = 0;
+  uint64_t steered = 0;  // frames the receiving worker handed to the session's owner
   bool trace = std::getenv("PROXY_TRACE") != nullptr;
 
  private:
@@ -497,13 +588,37 @@ class ProxyBed {
       if (r.verdict == Verdict::kTcp) {
         const ByteView seg(w.frame.data() + r.tcp.l4_offset, r.tcp.l4_len);
         if (trace) TraceToEngine(w.link, r.tcp, seg);
-        engine_->Input(w.link, r.tcp, seg, now_us, sink_);
+        // RSS: the queue by the 4-tuple; its worker routes, the owner runs it.
+        const uint32_t hash = seg.size() < 4 ? 0 : FlowHash({r.tcp.src_ip, r.tcp.dst_ip, LoadBe16(&seg[0]),
+                                                             LoadBe16(&seg[2])});
+        uint16_t worker = queue_owner_[hash % Workers()];
+        FlowRoute route;
+        for (int hop = 0; hop < 4 && !halted_[worker]; ++hop) {
+          const SegmentRef ref{w.link, r.tcp, seg};
+          engines_[worker]->Route({&ref, 1}, {&route, 1}, now_us);
+          if (route.owner == worker) break;
+          worker = route.owner;
+          ++steered;
+        }
+        if (halted_[worker]) {
+          parked_[worker].push_back(std::move(w));  // waits in its queue or inbox
+          continue;
+        }
+        engines_[worker]->Input(w.link, r.tcp, seg, route.idx, now_us, sink_);
       } else if (r.verdict == Verdict::kReply) {
         w.frame.resize(r.tx_len);
         Enqueue(false, w.link, std::move(w.frame));
       }
     }
-    if (any) engine_->Flush(now_us, sink_);
+    if (!any) return;
+    for (uint16_t w = 0; w < Workers(); ++w)
+      if (!halted_[w]) engines_[w]->Flush(now_us, sink_);
+  }
+
+  // The pass boundary of every running worker.
+  void EndPass() {
+    for (uint16_t w = 0; w < Workers(); ++w)
+      if (!halted_[w]) engines_[w]->EndPass();
   }
 
   void TraceToEngine(uint16_t link, const TcpView& v, ByteView bytes) const {
@@ -726,8 +841,12 @@ class ProxyBed {
   DpCounters counters_;
   L3Stack l3_;
   testkit::FakeSink sink_;
-  TlsListeners tls_;  // before engine_: the engine's sessions point into it
-  std::unique_ptr<ProxyEngine> engine_;
+  TlsListeners tls_;  // before the engines: their sessions point into it
+  std::unique_ptr<SessionSpace> space_;  // before the engines: they run its sessions
+  std::vector<std::unique_ptr<ProxyEngine>> engines_;
+  std::vector<uint16_t> queue_owner_;  // queue -> the worker serving it
+  std::vector<bool> halted_;
+  std::vector<std::vector<Wire>> parked_;  // frames waiting for a halted worker
   std::mt19937_64 rng_;
   std::array<BackendHost, kBackends> backends_;
   std::vector<std::unique_ptr<Conn>> clients_;
