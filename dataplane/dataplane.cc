@@ -231,7 +231,8 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
       inbox.packets = rte_ring_create(("baton_pkts_" + id).c_str(), 4096, int(rte_socket_id()), RING_F_SC_DEQ);
       // Room for every session index: a rebalance never finds it full.
       inbox.hand_offs = rte_ring_create_elem(("baton_hand_" + id).c_str(), sizeof(uint32_t),
-                                             SessionCapacity(config) + 1, int(rte_socket_id()), RING_F_SC_DEQ);
+                                             SessionCapacity(config), int(rte_socket_id()),
+                                             RING_F_SC_DEQ | RING_F_EXACT_SZ);
       dp.inboxes.push_back(inbox);
       if (inbox.notes == nullptr || inbox.packets == nullptr || inbox.hand_offs == nullptr) {
         (void)Stop();

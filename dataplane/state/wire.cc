@@ -47,6 +47,8 @@ static_assert(sizeof(tcp::SackRange) == 8 && FieldCount<tcp::SackRange>() == 2);
 static_assert(sizeof(tcp::OooRange) == 8 && FieldCount<tcp::OooRange>() == 2);
 static_assert(sizeof(tcp::TcpStats) == 28 && FieldCount<tcp::TcpStats>() == 7);
 static_assert(sizeof(SeqNum) == 4);
+static_assert(sizeof(Session) == 1136 && FieldCount<Session>() == 26);
+static_assert(sizeof(FlowKey) == 12 && FieldCount<FlowKey>() == 4);
 
 // ---- Wire enums: numbers fixed here, never the C++ enumerator values ---------------
 enum class WireTcpState : uint8_t {
@@ -325,6 +327,43 @@ constexpr void Fields(IO& io, C& c) noexcept {
   io.U32(c.stats.sack_cleared);
 }
 
+template <class IO, class K>
+constexpr void FlowFields(IO& io, K& k) noexcept {
+  io.U32(k.remote_ip);
+  io.U32(k.local_ip);
+  io.U16(k.remote_port);
+  io.U16(k.local_port);
+}
+
+// Every field of Session but the owner-local ones (wire.h), in declaration order.
+template <class IO, class S>
+constexpr void SessionFields(IO& io, S& s) noexcept {
+  Fields(io, s.client);
+  Fields(io, s.backend);
+  FlowFields(io, s.client_flow);
+  FlowFields(io, s.backend_flow);
+  io.U64(s.tried_backends);
+  io.U64(s.connect_deadline_us);
+  io.U64(s.idle_deadline_us);
+  io.U64(s.handshake_deadline_us);
+  io.U64(s.last_to_client_us);
+  io.U16(s.listener);
+  io.U16(s.pool);
+  io.U16(s.backend_index);
+  io.U8(s.attempts);
+  io.Bool(s.half_open);
+  io.Bool(s.backend_open);
+  io.Bool(s.fin_from_client);
+  io.Bool(s.fin_from_backend);
+  io.Bool(s.fin_to_backend);
+  io.Bool(s.fin_to_client);
+  io.Bool(s.counted_on_backend);
+  io.Bool(s.proxy_header);
+  io.Bool(s.tls);
+  io.Bool(s.tls_over);
+  io.U8(s.small_records);
+}
+
 constexpr size_t kHeaderBytes = 4;
 constexpr size_t BodyBytes() {
   Sizer s;
@@ -333,31 +372,59 @@ constexpr size_t BodyBytes() {
   return s.n;
 }
 static_assert(kHeaderBytes + BodyBytes() == kTcpWireBytes, "update kTcpWireBytes in wire.h");
+constexpr size_t SessionBodyBytes() {
+  Sizer z;
+  const Session s{};
+  SessionFields(z, s);
+  return z.n;
+}
+static_assert(kHeaderBytes + SessionBodyBytes() == kSessionWireBytes, "update kSessionWireBytes in wire.h");
+
+// Header, then the body; nothing written when `out` is short.
+template <class T, class F>
+size_t Write(uint8_t version, size_t total, const T& record, std::span<uint8_t> out, F fields) noexcept {
+  if (out.size() < total) return 0;
+  Writer w{out.data()};
+  w.U8(version);
+  w.U8(0);
+  w.U16(uint16_t(total - kHeaderBytes));
+  fields(w, record);
+  return total;
+}
+
+// Checks the header, reads into a temporary, and only a whole good record reaches `out`.
+template <class T, class F>
+WireStatus Read(uint8_t version, size_t total, std::span<const uint8_t> in, T& out, F fields) noexcept {
+  if (in.size() < kHeaderBytes) return WireStatus::kTooShort;
+  if (in[0] != version) return WireStatus::kBadVersion;
+  const size_t body = LoadBe16(&in[2]);
+  if (body != total - kHeaderBytes) return WireStatus::kBadLength;
+  if (in.size() < kHeaderBytes + body) return WireStatus::kTooShort;
+  T tmp{};
+  Reader r{in.data() + kHeaderBytes};
+  fields(r, tmp);
+  if (!r.ok) return WireStatus::kBadValue;
+  out = tmp;
+  return WireStatus::kOk;
+}
 
 }  // namespace
 
 size_t ToWire(const tcp::TcpConnection& c, std::span<uint8_t> out) noexcept {
-  if (out.size() < kTcpWireBytes) return 0;
-  Writer w{out.data()};
-  w.U8(kTcpWireVersion);
-  w.U8(0);
-  w.U16(uint16_t(kTcpWireBytes - kHeaderBytes));
-  Fields(w, c);
-  return kTcpWireBytes;
+  return Write(kTcpWireVersion, kTcpWireBytes, c, out, [](Writer& w, const TcpConnection& x) { Fields(w, x); });
 }
 
 WireStatus FromWire(std::span<const uint8_t> in, tcp::TcpConnection& c) noexcept {
-  if (in.size() < kHeaderBytes) return WireStatus::kTooShort;
-  if (in[0] != kTcpWireVersion) return WireStatus::kBadVersion;
-  const size_t body = LoadBe16(&in[2]);
-  if (body != kTcpWireBytes - kHeaderBytes) return WireStatus::kBadLength;
-  if (in.size() < kHeaderBytes + body) return WireStatus::kTooShort;
-  TcpConnection tmp{};
-  Reader r{in.data() + kHeaderBytes};
-  Fields(r, tmp);
-  if (!r.ok) return WireStatus::kBadValue;
-  c = tmp;
-  return WireStatus::kOk;
+  return Read(kTcpWireVersion, kTcpWireBytes, in, c, [](Reader& r, TcpConnection& x) { Fields(r, x); });
+}
+
+size_t ToWire(const Session& s, std::span<uint8_t> out) noexcept {
+  return Write(kSessionWireVersion, kSessionWireBytes, s, out,
+               [](Writer& w, const Session& x) { SessionFields(w, x); });
+}
+
+WireStatus FromWire(std::span<const uint8_t> in, Session& s) noexcept {
+  return Read(kSessionWireVersion, kSessionWireBytes, in, s, [](Reader& r, Session& x) { SessionFields(r, x); });
 }
 
 }  // namespace baton::dp::state

@@ -1,5 +1,5 @@
-// Wire form of tcp::TcpConnection: round trips, every wire byte carried, byte order,
-// refusals.
+// Wire forms of tcp::TcpConnection and of the session record: round trips, every wire
+// byte carried, byte order, refusals.
 #include <gtest/gtest.h>
 
 #include <array>
@@ -184,6 +184,88 @@ TEST(TcpWire, RefusesBadInputAndLeavesTheRecordAlone) {
     }
   }
   EXPECT_EQ(refused, 4u + 22u);  // ack_policy, cc, state, recovery; 22 booleans
+}
+
+// ---- The session record --------------------------------------------------------------
+
+using SessionBuf = std::array<uint8_t, kSessionWireBytes>;
+
+SessionBuf EncodeSession(const Session& s) {
+  SessionBuf b{};
+  EXPECT_EQ(ToWire(s, b), kSessionWireBytes);
+  return b;
+}
+
+Session BusySession() {
+  Session s{};
+  s.client = Busy();
+  s.backend = Busy();
+  s.backend.local_port = 20001;
+  s.backend.state = tcp::TcpState::kSynSent;
+  s.client_flow = {0xc6120110, 0xc6126464, 40001, 443};
+  s.backend_flow = {0xc6120365, 0xc612030b, 80, 20001};
+  s.tried_backends = 0x8000000000000001ull;
+  s.connect_deadline_us = 1;
+  s.idle_deadline_us = 2;
+  s.handshake_deadline_us = 3;
+  s.last_to_client_us = 4;
+  s.listener = 5;
+  s.pool = 6;
+  s.backend_index = 7;
+  s.attempts = 8;
+  s.half_open = s.backend_open = s.fin_from_client = s.fin_from_backend = true;
+  s.fin_to_backend = s.fin_to_client = s.counted_on_backend = s.proxy_header = true;
+  s.tls = s.tls_over = true;
+  s.small_records = 9;
+  return s;
+}
+
+TEST(SessionWire, RoundTripAndOwnerLocalFieldsStayHome) {
+  Session in = BusySession();
+  in.scheduled_us = 12345;  // the owner's timer heap: not shipped
+  in.dirty = true;
+  const SessionBuf b = EncodeSession(in);
+  EXPECT_EQ(b[0], kSessionWireVersion);
+  EXPECT_EQ(size_t(b[2]) << 8 | b[3], kSessionWireBytes - 4);
+  Session out{};
+  ASSERT_EQ(FromWire(b, out), WireStatus::kOk);
+  EXPECT_EQ(EncodeSession(out), b);
+  EXPECT_EQ(out.client_flow, in.client_flow);
+  EXPECT_EQ(out.backend_flow, in.backend_flow);
+  EXPECT_EQ(out.backend.state, tcp::TcpState::kSynSent);
+  EXPECT_EQ(out.tried_backends, 0x8000000000000001ull);
+  EXPECT_EQ(out.backend_index, 7);
+  EXPECT_EQ(out.small_records, 9);
+  EXPECT_TRUE(out.tls_over);
+  EXPECT_EQ(out.scheduled_us, tcp::kNoDeadline);
+  EXPECT_FALSE(out.dirty);
+  // The client connection's body comes first, right after the header.
+  EXPECT_EQ(b[4], 0x12);
+}
+
+TEST(SessionWire, EveryWireByteIsCarriedAndBadInputRefused) {
+  const SessionBuf base = EncodeSession(BusySession());
+  for (size_t i = 4; i < kSessionWireBytes; ++i) {
+    SessionBuf m = base;
+    m[i] ^= 1;
+    Session s{};
+    ASSERT_EQ(FromWire(m, s), WireStatus::kOk) << "byte " << i;
+    ASSERT_EQ(EncodeSession(s), m) << "byte " << i << " is not carried by any field";
+  }
+  Session s = BusySession();
+  const SessionBuf before = EncodeSession(s);
+  EXPECT_EQ(FromWire(std::span(base).first(kSessionWireBytes - 1), s), WireStatus::kTooShort);
+  SessionBuf v = base;
+  v[0] = kTcpWireVersion + 7;
+  EXPECT_EQ(FromWire(v, s), WireStatus::kBadVersion);
+  SessionBuf bad = base;
+  bad[4 + kTcpWireBytes - 4 + 2] = 0xff;  // the backend body's window_scaling boolean
+  EXPECT_EQ(FromWire(bad, s), WireStatus::kBadValue);
+  EXPECT_EQ(EncodeSession(s), before) << "a refused record leaves the target unchanged";
+  // A TCP record is not a session record.
+  std::array<uint8_t, kTcpWireBytes> tcp_only{};
+  ASSERT_EQ(ToWire(s.client, tcp_only), kTcpWireBytes);
+  EXPECT_NE(FromWire(tcp_only, s), WireStatus::kOk);
 }
 
 }  // namespace
