@@ -259,6 +259,10 @@ StatsSnapshot SnapshotStats() {
     ls.sessions_active = pub.sessions_active.load(kRelaxed);
     for (size_t i = 1; i < pub.tcp_drops.size(); ++i)
       ls.tcp_drops.emplace_back(tcp::kTcpDropText[i], pub.tcp_drops[i].load(kRelaxed));
+    for (size_t h = 0; h < ls.latency.size(); ++h) {
+      for (size_t i = 0; i < kLatencyBuckets; ++i) ls.latency[h].buckets[i] = pub.latency[h].buckets[i].load(kRelaxed);
+      ls.latency[h].sum_us = pub.latency[h].sum_us.load(kRelaxed);
+    }
     s.lcores.push_back(ls);
     for (uint16_t p = 0; p < dp.ports.size(); ++p) {
       const PublishedStats::Queue& q = pub.queues[p];

@@ -7,6 +7,7 @@
 #include <new>
 
 #include "dataplane/lb/proxy_protocol.h"
+#include "dataplane/proxy/request_latency.h"
 #include "dataplane/tcp/syn_cookie.h"
 
 namespace baton::dp {
@@ -221,6 +222,7 @@ void ProxyEngine::StartTls(uint32_t idx, uint64_t now_us) noexcept {
     wall_offset_ms_ = uint64_t(ts.tv_sec) * 1000 + uint64_t(ts.tv_nsec) / 1'000'000 - now_us / kUsPerMs;
   }
   s.tls = true;
+  s.tls_start_us = now_us;
   s.small_records = kSmallRecordsPerBurst;
   s.handshake_deadline_us = now_us + uint64_t(l.config.handshake_timeout_ms) * kUsPerMs;
 }
@@ -448,6 +450,7 @@ void ProxyEngine::OnBackendEvents(uint32_t idx, uint64_t now_us) noexcept {
   if (ev & tcp::kEvConnected) {
     s.connect_deadline_us = kNoDeadline;
     counters_.Count(Counter::kBackendConnects);
+    counters_.Observe(Latency::kBackendConnect, now_us - s.connect_start_us);
   }
   if (ev & tcp::kEvPeerFin) s.fin_from_backend = true;
   if (ev & (tcp::kEvReset | tcp::kEvTimedOut)) {
@@ -492,6 +495,7 @@ void ProxyEngine::ConnectBackend(uint32_t idx, uint64_t now_us) noexcept {
   const auto local = Be(snat_ip_), remote = Be(be_ip);
   BackendEp(idx).Connect(tcp::Rfc6528Isn(isn_key_, local, snat_port, remote, be_port, now_us), now_us);
   s.connect_deadline_us = now_us + uint64_t(settings_.connect_timeout_ms) * kUsPerMs;
+  s.connect_start_us = now_us;
 }
 
 void ProxyEngine::BackendFailed(uint32_t idx, uint64_t now_us) noexcept {
@@ -542,6 +546,7 @@ void ProxyEngine::Pump(uint32_t idx, uint64_t now_us) noexcept {
     return moved;
   };
   const uint64_t up = move(client, backend), down = move(backend, client);
+  TrackRequest(s.request_start_us, up, down, now_us, counters_);
   counters_.Count(Counter::kBytesClientToBackend, up);
   counters_.Count(Counter::kBytesBackendToClient, down);
   if (up + down != 0) s.idle_deadline_us = now_us + uint64_t(settings_.idle_timeout_ms) * kUsPerMs;
@@ -611,6 +616,7 @@ void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
     }
     if (!was_connected && tls.connected()) {
       counters_.Count(Counter::kTlsHandshakes);
+      counters_.Observe(Latency::kTlsHandshake, now_us - s.tls_start_us);
       if (tls.resumed()) counters_.Count(Counter::kTlsResumed);
       if (tls.version() == crypto::tls::kTls12) counters_.Count(Counter::kTls12Handshakes);
       s.handshake_deadline_us = kNoDeadline;
@@ -653,6 +659,7 @@ void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
       if (s.small_records > 0) --s.small_records;
     }
   }
+  TrackRequest(s.request_start_us, up, down, now_us, counters_);
   counters_.Count(Counter::kBytesClientToBackend, up);
   counters_.Count(Counter::kBytesBackendToClient, down);
   if (up + down != 0) s.idle_deadline_us = now_us + uint64_t(settings_.idle_timeout_ms) * kUsPerMs;

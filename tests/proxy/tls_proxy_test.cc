@@ -415,5 +415,42 @@ TEST(TlsProxy, LossySoak) {
   }
 }
 
+// ---- Latency histograms (docs/API.md, "Latency") -----------------------------------------
+
+// On the fake clock, 1 ms each way on the front link and 100 us on the back: the TLS
+// 1.3 handshake (client's TCP connection established -> its Finished read) is one
+// round trip, about 2 ms; one request-response (the backend answers 5 ms after the
+// request arrived) about 0.1 + 5 + 0.1 ms. One observation each.
+TEST(TlsProxy, HandshakeAndRequestAreOneObservationEach) {
+  BedOptions o = TlsBed();
+  o.prelearn_neighbors = true;  // no ARP in the measured intervals
+  o.front.delay_us = 1000;
+  ProxyBed bed(o);
+  SslClient tls("www.example.com", "http/1.1");
+  Conn& client = bed.Connect(kPortTls);
+  tls.Attach(client);
+  const std::string ask = "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+  tls.plain_out.assign(ask.begin(), ask.end());
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == ask.size(); }))
+      << Describe(bed);
+  const LatencyHistogram& hs = bed.Counters().latency[Idx(Latency::kTlsHandshake)];
+  ASSERT_EQ(hs.Count(), 1u);
+  EXPECT_GE(hs.sum_us, 2'000u);
+  EXPECT_LE(hs.sum_us, 3'000u);
+  const LatencyHistogram& request = bed.Counters().latency[Idx(Latency::kRequest)];
+  EXPECT_EQ(request.Count(), 0u);
+
+  bed.RunFor(5 * kMs);
+  Conn& backend = *bed.LastBackendConn();
+  backend.out = PatternBytes(60, 100 * kKiB);  // several records, several pumps
+  ASSERT_TRUE(bed.RunUntil([&] { return tls.plain_in.size() == backend.out.size(); })) << Describe(bed);
+  ASSERT_EQ(request.Count(), 1u);
+  EXPECT_GE(request.sum_us, 5'200u);
+  EXPECT_LE(request.sum_us, 6'500u);
+  EXPECT_EQ(hs.Count(), 1u);
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakes), 1u);
+  EXPECT_EQ(tls.error, 0);
+}
+
 }  // namespace
 }  // namespace baton::dp::proxytest
