@@ -57,7 +57,8 @@ constexpr std::array<CounterFamily, dp::Idx(dp::Latency::kCount)> kLatencyFamili
     {"baton_tls_handshake_seconds",
      "TLS handshakes, from the client's TCP connection established to the handshake complete."},
     {"baton_request_seconds",
-     "Request latency: client bytes passed to an idle backend until the first backend bytes passed back."},
+     "Request (first-byte) latency: from client bytes passed to the backend with no request outstanding to the "
+     "first backend bytes passed back."},
     {"baton_backend_connect_seconds", "Backend connection attempts, from the SYN sent to the connection established."},
 }};
 static_assert(!kLatencyFamilies.back().name.empty(), "a dp::Latency lacks its metric family");

@@ -79,7 +79,7 @@ struct LatencyHistogram {
 // What the data plane measures (docs/API.md, "Latency").
 enum class Latency : uint8_t {
   kTlsHandshake,    // client TCP connection established -> TLS handshake complete
-  kRequest,         // request bytes passed to an idle backend -> first answer bytes back
+  kRequest,         // client bytes passed with no request outstanding -> first backend bytes back
   kBackendConnect,  // SYN sent to a backend -> its connection established (per attempt)
   kCount
 };

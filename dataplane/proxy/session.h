@@ -26,7 +26,7 @@ struct Session {
   uint64_t last_to_client_us = 0;  // TLS: when the last record of data was sealed
   // Latency (docs/API.md "Latency"): when the measured interval began.
   uint64_t tls_start_us = 0;       // the client's connection established (StartTls)
-  uint64_t request_start_us = 0;   // request bytes passed to an idle backend; 0: none outstanding
+  uint64_t request_start_us = 0;   // client bytes passed with none outstanding; 0: none outstanding
   uint64_t connect_start_us = 0;   // this backend connection attempt's SYN (ConnectBackend)
   uint32_t next_free = 0;         // free-list link while unused
   uint16_t generation = 0;        // bumped on free: stale timer entries are ignored
