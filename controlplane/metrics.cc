@@ -67,7 +67,7 @@ static_assert(!kLatencyFamilies.back().name.empty(), "a dp::Latency lacks its me
 // rounding, so bucket bounds read as written and _sum is exact.
 std::string Seconds(uint64_t us) {
   std::string out = std::to_string(us / 1'000'000);
-  uint64_t frac = us % 1'000'000;
+  const uint64_t frac = us % 1'000'000;
   if (frac == 0) return out;
   std::string digits = std::to_string(frac);
   digits.insert(0, 6 - digits.size(), '0');
