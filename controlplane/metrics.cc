@@ -5,7 +5,9 @@
 #include <initializer_list>
 #include <utility>
 
+#include "controlplane/stats_report.h"
 #include "dataplane/api/config.h"
+#include "dataplane/api/latency.h"
 
 namespace baton::cp {
 namespace {
@@ -53,6 +55,29 @@ constexpr std::array<CounterFamily, dp::Idx(dp::Counter::kCount)> kCounterFamili
 }};
 static_assert(!kCounterFamilies.back().name.empty(), "a dp::Counter lacks its metric family");
 
+// One histogram family per dp::Latency, summed over the workers; docs/API.md, "Latency".
+constexpr std::array<CounterFamily, dp::Idx(dp::Latency::kCount)> kLatencyFamilies = {{
+    {"baton_tls_handshake_seconds",
+     "TLS handshakes, from the client's TCP connection established to the handshake complete."},
+    {"baton_request_seconds",
+     "Request (first-byte) latency: from client bytes passed to the backend with no request outstanding to the "
+     "first backend bytes passed back."},
+    {"baton_backend_connect_seconds", "Backend connection attempts, from the SYN sent to the connection established."},
+}};
+static_assert(!kLatencyFamilies.back().name.empty(), "a dp::Latency lacks its metric family");
+
+// Microseconds as seconds in exact decimal ("0.00005", "1", "12.345678"): no float
+// rounding, so bucket bounds read as written and _sum is exact.
+std::string Seconds(uint64_t us) {
+  std::string out = std::to_string(us / 1'000'000);
+  const uint64_t frac = us % 1'000'000;
+  if (frac == 0) return out;
+  std::string digits = std::to_string(frac);
+  digits.insert(0, 6 - digits.size(), '0');
+  while (digits.back() == '0') digits.pop_back();
+  return out + "." + digits;
+}
+
 using Labels = std::initializer_list<std::pair<std::string_view, std::string_view>>;
 
 class Page {
@@ -68,7 +93,8 @@ class Page {
     out_ += type;
     out_ += '\n';
   }
-  void Sample(std::string_view name, Labels labels, uint64_t value) {
+  void Sample(std::string_view name, Labels labels, uint64_t value) { Sample(name, labels, std::to_string(value)); }
+  void Sample(std::string_view name, Labels labels, std::string_view value) {
     out_ += name;
     if (labels.size() != 0) {
       out_ += '{';
@@ -84,7 +110,7 @@ class Page {
       out_ += '}';
     }
     out_ += ' ';
-    out_ += std::to_string(value);
+    out_ += value;
     out_ += '\n';
   }
   std::string Take() { return std::move(out_); }
@@ -200,6 +226,25 @@ std::string MetricsText(const dp::StatsSnapshot& stats, std::string_view version
   for (size_t w = 0; w < stats.lcores.size(); ++w)
     for (const auto& [text, count] : stats.lcores[w].tcp_drops)
       page.Sample("baton_tcp_drops_total", {{"reason", text}, {"worker", workers[w]}}, count);
+
+  // Histograms: cumulative buckets, `+Inf` equal to `_count` by construction (both
+  // come from the same bucket array).
+  for (size_t h = 0; h < kLatencyFamilies.size(); ++h) {
+    const std::string_view name = kLatencyFamilies[h].name;
+    const dp::LatencyHistogram total = TotalLatency(stats, dp::Latency(h));
+    const std::string bucket = std::string(name) + "_bucket";
+    page.Family(name, "histogram", kLatencyFamilies[h].help);
+    uint64_t cumulative = 0;
+    for (size_t i = 0; i < dp::kLatencyBoundsUs.size(); ++i) {
+      cumulative += total.buckets[i];
+      const std::string le = Seconds(dp::kLatencyBoundsUs[i]);
+      page.Sample(bucket, {{"le", le}}, cumulative);
+    }
+    cumulative += total.buckets.back();
+    page.Sample(bucket, {{"le", "+Inf"}}, cumulative);
+    page.Sample(std::string(name) + "_sum", {}, Seconds(total.sum_us));
+    page.Sample(std::string(name) + "_count", {}, cumulative);
+  }
 
   page.Family("baton_backend_sessions_total", "counter", "Sessions sent to the backend.");
   for (const dp::BackendStats& b : stats.backends)

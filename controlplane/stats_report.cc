@@ -1,10 +1,35 @@
 #include "controlplane/stats_report.h"
 
+#include <cinttypes>
 #include <cstdio>
 #include <fstream>
 #include <sstream>
 
 namespace baton::cp {
+namespace {
+
+nlohmann::json HistogramToJson(const dp::LatencyHistogram& h) {
+  return {{"buckets", h.buckets}, {"sum_us", h.sum_us}, {"count", h.Count()}};
+}
+
+}  // namespace
+
+dp::LatencyHistogram TotalLatency(const dp::StatsSnapshot& stats, dp::Latency which) {
+  dp::LatencyHistogram total;
+  for (const dp::LcoreStats& l : stats.lcores) total.Merge(l.latency[dp::Idx(which)]);
+  return total;
+}
+
+std::string FormatUs(uint64_t us) {
+  char buf[32];
+  if (us < 1'000)
+    std::snprintf(buf, sizeof buf, "%" PRIu64 " us", us);
+  else if (us < 1'000'000)
+    std::snprintf(buf, sizeof buf, "%.1f ms", double(us) / 1e3);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f s", double(us) / 1e6);
+  return buf;
+}
 
 nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
   using nlohmann::json;
@@ -73,6 +98,9 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
       counters[key] = l.counters[i];
       total_counters[key] = total_counters[key].get<uint64_t>() + l.counters[i];
     }
+    json latency = json::object();
+    for (size_t h = 0; h < l.latency.size(); ++h)
+      latency[std::string(dp::kLatencyKey[h])] = HistogramToJson(l.latency[h]);
     out["lcores"].push_back({{"lcore", l.lcore},
                              {"worker", l.worker},
                              {"passes", l.passes},
@@ -85,7 +113,8 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
                              {"taken_over_by", l.taken_over_by},
                              {"counters", counters},
                              {"drops", drops},
-                             {"tcp_drops", tcp_drops}});
+                             {"tcp_drops", tcp_drops},
+                             {"latency", latency}});
   }
   out["drops"] = total_drops;
   out["counters"] = total_counters;
@@ -94,6 +123,18 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
   json table = json::object();
   for (const dp::SessionTableField& f : dp::kSessionTableFields) table[std::string(f.key)] = stats.table.*f.field;
   out["session_table"] = table;
+  // Summed over the workers, with estimated quantiles (docs/API.md, "Latency").
+  json latency = json::object();
+  for (size_t h = 0; h < dp::kLatencyKey.size(); ++h) {
+    const dp::LatencyHistogram t = TotalLatency(stats, dp::Latency(h));
+    json j = HistogramToJson(t);
+    j["p50_us"] = t.QuantileUs(0.50);
+    j["p90_us"] = t.QuantileUs(0.90);
+    j["p99_us"] = t.QuantileUs(0.99);
+    latency[std::string(dp::kLatencyKey[h])] = std::move(j);
+  }
+  out["latency"] = std::move(latency);
+  out["latency_bounds_us"] = dp::kLatencyBoundsUs;
   return out;
 }
 
@@ -159,6 +200,15 @@ dp::StatsSnapshot StatsFromJson(const nlohmann::json& j) {
     const json tcp_drops = l.value("tcp_drops", empty_object);  // items() must not outlive it
     for (const auto& [text, count] : tcp_drops.items())
       ls.tcp_drops.emplace_back(text, count.get<uint64_t>());
+    const json latency = l.value("latency", empty_object);
+    for (size_t h = 0; h < ls.latency.size(); ++h) {
+      const json one = latency.value(std::string(dp::kLatencyKey[h]), empty_object);
+      const json buckets = one.value("buckets", empty_array);
+      // Another build's bucket layout would be misread: such a histogram stays empty.
+      if (buckets.size() != dp::kLatencyBuckets) continue;
+      for (size_t i = 0; i < dp::kLatencyBuckets; ++i) ls.latency[h].buckets[i] = buckets[i].get<uint64_t>();
+      ls.latency[h].sum_us = u64(one, "sum_us");
+    }
     s.lcores.push_back(std::move(ls));
   }
   return s;
@@ -183,6 +233,18 @@ std::string StatsReport(const dp::StatsSnapshot& stats) {
       << " (accepted " << t.rebalanced << "), refused: table full " << t.table_full << ", hash full "
       << t.hash_full << "\n";
   }
+  o << "latency:";
+  for (size_t h = 0; h < dp::kLatencyKey.size(); ++h) {
+    const dp::LatencyHistogram t = TotalLatency(stats, dp::Latency(h));
+    o << (h == 0 ? " " : "; ") << dp::kLatencyKey[h] << " ";
+    if (t.Count() == 0) {
+      o << "none";
+      continue;
+    }
+    o << "n=" << t.Count() << " p50 " << FormatUs(t.QuantileUs(0.5)) << " p90 " << FormatUs(t.QuantileUs(0.9))
+      << " p99 " << FormatUs(t.QuantileUs(0.99));
+  }
+  o << "\n";
   for (const dp::LcoreStats& l : stats.lcores) {
     o << "worker " << l.worker << " (lcore " << l.lcore << "): rx " << l.rx_packets << ", tx " << l.tx_packets
       << ", passes " << l.passes << " (busy " << l.busy_passes << "), idle sleeps " << l.sleeps

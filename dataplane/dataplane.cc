@@ -228,7 +228,8 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
       WorkerInbox inbox;
       inbox.notes = rte_ring_create_elem(("baton_notes_" + id).c_str(), sizeof(NeighborNote), 1024,
                                          int(rte_socket_id()), RING_F_SC_DEQ);
-      inbox.packets = rte_ring_create(("baton_pkts_" + id).c_str(), 4096, int(rte_socket_id()), RING_F_SC_DEQ);
+      // Room for the frames of a stall: a halted worker's inbox fills until it is taken over.
+      inbox.packets = rte_ring_create(("baton_pkts_" + id).c_str(), 16384, int(rte_socket_id()), RING_F_SC_DEQ);
       // Room for every session index: a rebalance never finds it full.
       inbox.hand_offs = rte_ring_create_elem(("baton_hand_" + id).c_str(), sizeof(uint32_t),
                                              SessionCapacity(config), int(rte_socket_id()),
@@ -361,6 +362,10 @@ StatsSnapshot SnapshotStats() {
     if (dp.controls) ls.taken_over_by = dp.controls[w->index()].taken_over_by.load(std::memory_order_acquire);
     for (size_t i = 1; i < pub.tcp_drops.size(); ++i)
       ls.tcp_drops.emplace_back(tcp::kTcpDropText[i], pub.tcp_drops[i].load(kRelaxed));
+    for (size_t h = 0; h < ls.latency.size(); ++h) {
+      for (size_t i = 0; i < kLatencyBuckets; ++i) ls.latency[h].buckets[i] = pub.latency[h].buckets[i].load(kRelaxed);
+      ls.latency[h].sum_us = pub.latency[h].sum_us.load(kRelaxed);
+    }
     s.lcores.push_back(ls);
     for (uint16_t p = 0; p < dp.ports.size(); ++p) {
       const PublishedStats::Queue& q = pub.queues[p];

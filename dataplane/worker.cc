@@ -419,6 +419,11 @@ void Worker::Publish() {
   published_.tx_packets.store(tx_packets_, kRelaxed);
   for (size_t i = 0; i < counters_.counters.size(); ++i) published_.counters[i].store(counters_.counters[i], kRelaxed);
   for (size_t i = 0; i < counters_.drops.size(); ++i) published_.drops[i].store(counters_.drops[i], kRelaxed);
+  for (size_t h = 0; h < counters_.latency.size(); ++h) {
+    for (size_t i = 0; i < kLatencyBuckets; ++i)
+      published_.latency[h].buckets[i].store(counters_.latency[h].buckets[i], kRelaxed);
+    published_.latency[h].sum_us.store(counters_.latency[h].sum_us, kRelaxed);
+  }
   if (proxy_) {
     size_t b = 0;
     for (const lb::Pool& pool : proxy_->Pools()) {

@@ -90,6 +90,13 @@ struct PublishedStats {
   };
   std::array<Backend, kMaxBackendStats> backends{};
   std::array<std::atomic<uint64_t>, tcp::TcpIdx(tcp::TcpDrop::kCount)> tcp_drops{};
+  // Per Latency: the worker's histograms. A reader may see a bucket one tick newer
+  // than the sum; the count it derives from the buckets always matches them.
+  struct Histogram {
+    std::array<std::atomic<uint64_t>, kLatencyBuckets> buckets{};
+    std::atomic<uint64_t> sum_us{0};
+  };
+  std::array<Histogram, Idx(Latency::kCount)> latency{};
   // The AdminSnapshot generation this worker has applied and no longer reads. Release
   // store after applying; dataplane.cc frees older snapshots (acquire load).
   std::atomic<uint64_t> admin_generation{0};

@@ -34,8 +34,9 @@ struct DataplaneConfig {
   uint16_t burst = 32;                // packets per rx_burst
   // A worker whose heartbeat stops this long between bursts is declared stalled: another
   // worker takes over its sessions and queues. Stopped inside a burst, it gets 10 times
-  // as long (it may only have been descheduled). 0: never.
-  uint32_t stall_timeout_ms = 100;
+  // as long (it may only have been descheduled). 0: never. Below ~200 ms, a busy VM
+  // that deschedules a worker thread gets it declared stalled (and parked for good).
+  uint32_t stall_timeout_ms = 500;
 };
 
 struct ArpConfig {

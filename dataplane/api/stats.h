@@ -10,6 +10,8 @@
 #include <utility>
 #include <vector>
 
+#include "dataplane/api/latency.h"
+
 namespace baton::dp {
 
 template <typename E>
@@ -178,6 +180,8 @@ struct LcoreStats {
   // Why the TCP state machine refused segments (DropReason::kTcpRejected in detail):
   // reason text and count, zeros included, in a fixed order.
   std::vector<std::pair<std::string, uint64_t>> tcp_drops;
+  // Per Latency (latency.h); the control plane sums them over the workers.
+  std::array<LatencyHistogram, Idx(Latency::kCount)> latency{};
 };
 
 struct QueueStats {

@@ -6,6 +6,7 @@
 #include <new>
 
 #include "dataplane/lb/proxy_protocol.h"
+#include "dataplane/proxy/request_latency.h"
 #include "dataplane/tcp/syn_cookie.h"
 
 namespace baton::dp {
@@ -339,6 +340,7 @@ void ProxyEngine::StartTls(uint32_t idx, uint64_t now_us) noexcept {
   new (space_.TlsSlot(idx))
       crypto::tls::TlsAcceptor(l.config.tls13 ? &l.server : nullptr, l.config.tls12 ? &v12 : nullptr, *crypto_);
   s.tls = true;
+  s.tls_start_us = now_us;
   s.small_records = kSmallRecordsPerBurst;
   s.handshake_deadline_us = now_us + uint64_t(l.config.handshake_timeout_ms) * kUsPerMs;
 }
@@ -577,6 +579,7 @@ void ProxyEngine::OnBackendEvents(uint32_t idx, uint64_t now_us) noexcept {
   if (ev & tcp::kEvConnected) {
     s.connect_deadline_us = kNoDeadline;
     counters_.Count(Counter::kBackendConnects);
+    counters_.Observe(Latency::kBackendConnect, now_us - s.connect_start_us);
   }
   if (ev & tcp::kEvPeerFin) s.fin_from_backend = true;
   if (ev & (tcp::kEvReset | tcp::kEvTimedOut)) {
@@ -620,6 +623,7 @@ void ProxyEngine::ConnectBackend(uint32_t idx, uint64_t now_us) noexcept {
   const auto local = Be(snat_ip_), remote = Be(be_ip);
   BackendEp(idx).Connect(tcp::Rfc6528Isn(isn_key_, local, snat_port, remote, be_port, now_us), now_us);
   s.connect_deadline_us = now_us + uint64_t(settings_.connect_timeout_ms) * kUsPerMs;
+  s.connect_start_us = now_us;
 }
 
 void ProxyEngine::BackendFailed(uint32_t idx, uint64_t now_us) noexcept {
@@ -670,6 +674,7 @@ void ProxyEngine::Pump(uint32_t idx, uint64_t now_us) noexcept {
     return moved;
   };
   const uint64_t up = move(client, backend), down = move(backend, client);
+  TrackRequest(s.request_start_us, up, down, now_us, counters_);
   counters_.Count(Counter::kBytesClientToBackend, up);
   counters_.Count(Counter::kBytesBackendToClient, down);
   if (up + down != 0) s.idle_deadline_us = now_us + uint64_t(settings_.idle_timeout_ms) * kUsPerMs;
@@ -739,6 +744,7 @@ void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
     }
     if (!was_connected && tls.connected()) {
       counters_.Count(Counter::kTlsHandshakes);
+      counters_.Observe(Latency::kTlsHandshake, now_us - s.tls_start_us);
       if (tls.resumed()) counters_.Count(Counter::kTlsResumed);
       if (tls.version() == crypto::tls::kTls12) counters_.Count(Counter::kTls12Handshakes);
       s.handshake_deadline_us = kNoDeadline;
@@ -781,6 +787,7 @@ void ProxyEngine::PumpTls(uint32_t idx, uint64_t now_us) noexcept {
       if (s.small_records > 0) --s.small_records;
     }
   }
+  TrackRequest(s.request_start_us, up, down, now_us, counters_);
   counters_.Count(Counter::kBytesClientToBackend, up);
   counters_.Count(Counter::kBytesBackendToClient, down);
   if (up + down != 0) s.idle_deadline_us = now_us + uint64_t(settings_.idle_timeout_ms) * kUsPerMs;

@@ -27,6 +27,10 @@ struct Session {
   uint64_t scheduled_us = tcp::kNoDeadline;  // earliest deadline the owner's timer heap holds
   uint64_t handshake_deadline_us = tcp::kNoDeadline;  // TLS: the client must finish by then
   uint64_t last_to_client_us = 0;  // TLS: when the last record of data was sealed
+  // Latency (docs/API.md "Latency"): when the measured interval began.
+  uint64_t tls_start_us = 0;       // the client's connection established (StartTls)
+  uint64_t request_start_us = 0;   // client bytes passed with none outstanding; 0: none outstanding
+  uint64_t connect_start_us = 0;   // this backend connection attempt's SYN (ConnectBackend)
   uint16_t listener = 0;
   uint16_t pool = 0;              // the listener's, or the one a TLS route chose
   uint16_t backend_index = kNoBackend;

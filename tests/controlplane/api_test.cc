@@ -277,6 +277,30 @@ TEST(StatsJson, RoundTripsThroughStatsFromJson) {
             true);
 }
 
+TEST(StatsJson, LatencyTotalsWithQuantiles) {
+  const json j = StatsToJson(test::FakeStats());
+  const json& hs = j["latency"]["tls_handshake"];
+  EXPECT_EQ(hs["count"], 4u);
+  EXPECT_EQ(hs["sum_us"], 300u + 3'000u + 800u + 20'000'000u);
+  EXPECT_EQ(hs["buckets"].size(), dp::kLatencyBuckets);
+  // Ranks 2, 3.6, 3.96 of 4: the (500 us, 1 ms] bucket's top, then the overflow bucket,
+  // which answers the last bound.
+  EXPECT_EQ(hs["p50_us"], 1'000u);
+  EXPECT_EQ(hs["p90_us"], 10'000'000u);
+  const json& rq = j["latency"]["request"];
+  EXPECT_EQ(rq["count"], 3u);
+  EXPECT_EQ(rq["p50_us"], 750u);  // rank 1.5 of 3 in (500 us, 1 ms]
+  EXPECT_EQ(j["latency"]["backend_connect"]["count"], 0u);
+  EXPECT_EQ(j["latency"]["backend_connect"]["p99_us"], 0u);
+  EXPECT_EQ(j["latency_bounds_us"].size(), dp::kLatencyBoundsUs.size());
+  EXPECT_EQ(j["lcores"][1]["latency"]["tls_handshake"]["count"], 2u);
+  const std::string report = StatsReport(StatsFromJson(j));
+  EXPECT_NE(report.find("latency: tls_handshake n=4 p50 1.0 ms p90 10.00 s p99 10.00 s; request n=3 p50 750 us"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("backend_connect none\n"), std::string::npos) << report;
+}
+
 TEST(CtlFormat, HumanForms) {
   const dp::StatsSnapshot s = test::FakeStats();
   EXPECT_EQ(FormatCtlResult("sessions", SessionsToJson(s)),

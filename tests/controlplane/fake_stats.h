@@ -42,6 +42,13 @@ inline dp::StatsSnapshot FakeStats() {
     l.drops[dp::Idx(dp::DropReason::kIpv4BadChecksum)] = 5;
     if (w == 1) l.drops[dp::Idx(dp::DropReason::kTcpNoSession)] = 2;
     l.tcp_drops = {{"RST for no connection", 0}, {"ACK in LISTEN", w == 0 ? 4u : 0u}};
+    // TLS handshakes: worker 0 saw 300 us and 3 ms, worker 1 saw 800 us and 20 s (overflow).
+    // Requests: only worker 0, 3 x 1 ms. Backend connects: none.
+    dp::LatencyHistogram& hs = l.latency[dp::Idx(dp::Latency::kTlsHandshake)];
+    hs.Record(w == 0 ? 300 : 800);
+    hs.Record(w == 0 ? 3'000 : 20'000'000);
+    if (w == 0)
+      for (int i = 0; i < 3; ++i) l.latency[dp::Idx(dp::Latency::kRequest)].Record(1'000);
     s.lcores.push_back(l);
   }
   return s;

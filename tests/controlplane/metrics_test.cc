@@ -51,7 +51,10 @@ TEST(MetricsText, EveryFamilyHasHelpThenTypeOnceAndOwnsItsSamples) {
       const std::string name = line.substr(7, line.find(' ', 7) - 7);
       EXPECT_EQ(name, pending_help) << "TYPE without HELP right before it: " << line;
       const std::string type = line.substr(line.rfind(' ') + 1);
-      EXPECT_TRUE(type == "counter" || type == "gauge") << line;
+      EXPECT_TRUE(type == "counter" || type == "gauge" || type == "histogram") << line;
+      if (type == "histogram") {
+        EXPECT_TRUE(name.ends_with("_seconds")) << name;
+      }
       if (type == "counter") {
         EXPECT_TRUE(name.ends_with("_total")) << name;
       }
@@ -62,14 +65,17 @@ TEST(MetricsText, EveryFamilyHasHelpThenTypeOnceAndOwnsItsSamples) {
     ASSERT_FALSE(line.empty());
     ASSERT_NE(line[0], '#') << line;
     const std::string sample = line.substr(0, line.find_first_of("{ "));
-    EXPECT_EQ(sample, current) << "sample outside its family: " << line;
+    const bool histogram_part = sample == current + "_bucket" || sample == current + "_sum" ||
+                                sample == current + "_count";
+    EXPECT_TRUE(sample == current || histogram_part) << "sample outside its family: " << line;
   }
   for (const char* want : {"baton_build_info", "baton_port_rx_packets_total", "baton_drops_total",
                            "baton_tcp_drops_total", "baton_sessions_active", "baton_sessions_opened_total",
                            "baton_backend_sessions_total", "baton_backend_active_sessions",
                            "baton_backend_connect_failures_total", "baton_backend_up",
                            "baton_backend_health_transitions_total", "baton_backend_admin_state",
-                           "baton_backend_weight"})
+                           "baton_backend_weight", "baton_tls_handshake_seconds", "baton_request_seconds",
+                           "baton_backend_connect_seconds"})
     EXPECT_EQ(families.count(want), 1u) << want;
 }
 
@@ -106,6 +112,33 @@ TEST(MetricsText, GoldenLines) {
   EXPECT_FALSE(HasLine(text, "baton_drops_total{reason=\"none\",worker=\"0\"} 0"));
 }
 
+// Both workers summed: handshakes 300 us, 3 ms (worker 0), 800 us, 20 s (worker 1).
+TEST(MetricsText, HistogramsAreCumulativeAndSummedOverWorkers) {
+  const std::string text = MetricsText(test::FakeStats(), "1.2.3");
+  for (const char* line : {
+           "# TYPE baton_tls_handshake_seconds histogram",
+           "baton_tls_handshake_seconds_bucket{le=\"0.00005\"} 0",
+           "baton_tls_handshake_seconds_bucket{le=\"0.0002\"} 0",
+           "baton_tls_handshake_seconds_bucket{le=\"0.0005\"} 1",
+           "baton_tls_handshake_seconds_bucket{le=\"0.001\"} 2",
+           "baton_tls_handshake_seconds_bucket{le=\"0.005\"} 3",
+           "baton_tls_handshake_seconds_bucket{le=\"1\"} 3",
+           "baton_tls_handshake_seconds_bucket{le=\"10\"} 3",
+           "baton_tls_handshake_seconds_bucket{le=\"+Inf\"} 4",
+           "baton_tls_handshake_seconds_sum 20.0041",
+           "baton_tls_handshake_seconds_count 4",
+           "baton_request_seconds_bucket{le=\"0.0005\"} 0",
+           "baton_request_seconds_bucket{le=\"0.001\"} 3",  // le is inclusive
+           "baton_request_seconds_bucket{le=\"+Inf\"} 3",
+           "baton_request_seconds_sum 0.003",
+           "baton_request_seconds_count 3",
+           "baton_backend_connect_seconds_bucket{le=\"+Inf\"} 0",
+           "baton_backend_connect_seconds_sum 0",
+           "baton_backend_connect_seconds_count 0",
+       })
+    EXPECT_TRUE(HasLine(text, line)) << "missing: " << line;
+}
+
 TEST(MetricsText, LabelValuesAreEscapedInThePage) {
   dp::StatsSnapshot s = test::FakeStats();
   s.backends[0].pool = "we\"b\\x\ny";
@@ -120,6 +153,8 @@ TEST(MetricsText, EmptySnapshotStillDeclaresEveryFamily) {
   const std::string text = MetricsText(dp::StatsSnapshot{}, "1.2.3");
   EXPECT_TRUE(HasLine(text, "# TYPE baton_drops_total counter"));
   EXPECT_TRUE(HasLine(text, "# TYPE baton_backend_active_sessions gauge"));
+  EXPECT_TRUE(HasLine(text, "baton_request_seconds_bucket{le=\"+Inf\"} 0"));
+  EXPECT_TRUE(HasLine(text, "baton_request_seconds_count 0"));
 }
 
 }  // namespace

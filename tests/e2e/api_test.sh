@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end: the runtime API, `baton ctl` and the Prometheus endpoint on box A.
-# curl traffic through the VIP, then ctl's answers and the /metrics page (parsed with
-# python3-prometheus-client) must show it and agree with each other; garbage, unknown
+# curl traffic through the VIP (plain and HTTPS), then ctl's answers and the /metrics
+# page (parsed with python3-prometheus-client) must show it and agree with each other,
+# the latency histograms included; garbage, unknown
 # commands and oversize requests get errors while baton keeps serving. Then backend
 # administration: disable (no new session reaches it under wrk load), enable, drain,
 # weight, and the refusals (unknown pool/backend, bad weight, bad action).
@@ -16,6 +17,9 @@ SOCK=/run/baton/${NAME}.sock
 CTL=(ip netns exec bt-a "${BATON}" ctl --name "${NAME}")
 METRICS_URL=http://127.0.0.1:9180/metrics
 CURLS=20
+HTTPS=5
+HOST=www.example.com
+TLSDIR=/var/tmp/baton-testbed-files/tls
 
 echo "== api: runtime API, baton ctl and /metrics on box A"
 testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
@@ -27,6 +31,12 @@ for _ in $(seq 1 "${CURLS}"); do
   if ip netns exec bt-client curl -sS -m 5 -o /dev/null "http://${VIP}/"; then ok=$((ok + 1)); fi
 done
 check "${CURLS} curls through the VIP (${ok} ok)" test "${ok}" -eq "${CURLS}"
+ok=0
+for _ in $(seq 1 "${HTTPS}"); do
+  if ip netns exec bt-client curl -sS -m 5 -o /dev/null --http1.1 --cacert "${TLSDIR}/ca.pem" \
+      --resolve "${HOST}:443:${VIP}" "https://${HOST}/"; then ok=$((ok + 1)); fi
+done
+check "${HTTPS} HTTPS curls through the VIP (${ok} ok)" test "${ok}" -eq "${HTTPS}"
 sleep 0.3  # workers publish counters every millisecond; sessions close after the answers
 
 quiet() { "$@" >/dev/null 2>&1; }
@@ -36,6 +46,9 @@ py() { /usr/bin/python3 -c "import json,sys; j=json.load(sys.stdin); print($1)";
 report=$("${CTL[@]}" stats)
 check "ctl stats: the human report names the web backends" grep -q "backend web 198.18.3.101:80: sessions" <<<"${report}"
 check "ctl stats: the human report names the ports" grep -q "^port front (" <<<"${report}"
+latency=$(grep "^latency: " <<<"${report}" || true)
+check "ctl stats: a latency line with handshakes and requests (${latency})" \
+  grep -qE "^latency: tls_handshake n=[1-9][0-9]* p50 .*; request n=[1-9][0-9]* p50 " <<<"${latency}"
 "${CTL[@]}" stats --json >"${E2E_TMP}/stats.json"
 opened=$(py 'j["counters"]["sessions_opened"]' <"${E2E_TMP}/stats.json")
 check "ctl stats --json: sessions_opened ${opened} >= ${CURLS}" test "${opened}" -ge "${CURLS}"
@@ -63,12 +76,13 @@ check "ctl exits 2 when it cannot connect (${no_socket}) and on a usage error ($
 ctype=$(ip netns exec bt-a curl -sS -m 5 -o "${E2E_TMP}/metrics.txt" -w '%{content_type}' "${METRICS_URL}")
 check "GET /metrics: text format 0.0.4 (${ctype})" grep -q "^text/plain; version=0.0.4" <<<"${ctype}"
 "${CTL[@]}" stats --json >"${E2E_TMP}/stats.json"
-out=$(/usr/bin/python3 - "${E2E_TMP}/metrics.txt" "${E2E_TMP}/stats.json" "${CURLS}" 2>&1 <<'PY' || true
-import json, sys
+out=$(/usr/bin/python3 - "${E2E_TMP}/metrics.txt" "${E2E_TMP}/stats.json" "${CURLS}" "${HTTPS}" 2>&1 <<'PY' || true
+import json, math, sys
 from prometheus_client.parser import text_string_to_metric_families
 text = open(sys.argv[1]).read()
 stats = json.load(open(sys.argv[2]))
 curls = int(sys.argv[3])
+https = int(sys.argv[4])
 fams = {f.name: f for f in text_string_to_metric_families(text)}
 def total(name, **labels):
     return sum(s.value for s in fams[name].samples
@@ -92,8 +106,37 @@ reasons = {s.labels["reason"] for s in fams["baton_drops"].samples}
 want("ipv4_bad_checksum" in reasons and "none" not in reasons, "drop reasons wrong")
 want(any(s.labels.get("version") for s in fams["baton_build_info"].samples), "no build_info version")
 want(len(fams["baton_tcp_drops"].samples) > 0, "no tcp drop reasons")
+# Latency histograms: well-formed (bounds increasing to +Inf, buckets cumulative, +Inf
+# equal to _count, one _sum), observed, and equal to the API's totals.
+def histogram(name, key, at_least):
+    f = fams.get(name)
+    if f is None or f.type != "histogram":
+        problems.append(f"{name}: missing or not a histogram")
+        return 0
+    buckets = [(float(s.labels["le"]), s.value) for s in f.samples if s.name == name + "_bucket"]
+    counts = [s.value for s in f.samples if s.name == name + "_count"]
+    sums = [s.value for s in f.samples if s.name == name + "_sum"]
+    les = [le for le, _ in buckets]
+    values = [v for _, v in buckets]
+    want(len(buckets) > 2 and les == sorted(set(les)) and math.isinf(les[-1]), f"{name}: bad le bounds {les}")
+    want(all(a <= b for a, b in zip(values, values[1:])), f"{name}: buckets not cumulative {values}")
+    want(len(counts) == 1 and len(sums) == 1, f"{name}: needs one _count and one _sum")
+    if not counts or not sums or not values:
+        return 0
+    want(values[-1] == counts[0], f"{name}: +Inf bucket {values[-1]} != _count {counts[0]}")
+    want(counts[0] >= at_least, f"{name}: count {counts[0]} < {at_least}")
+    want(sums[0] > 0 and sums[0] < 10 * counts[0], f"{name}: implausible _sum {sums[0]} for {counts[0]}")
+    api = stats["latency"][key]
+    want(api["count"] == counts[0], f"{name}: count {counts[0]}, the API says {api['count']}")
+    want(abs(api["sum_us"] / 1e6 - sums[0]) < 1e-6, f"{name}: _sum {sums[0]}, the API says {api['sum_us']} us")
+    want(api["p50_us"] <= api["p90_us"] <= api["p99_us"], f"{name}: API quantiles out of order")
+    return int(counts[0])
+handshakes = histogram("baton_tls_handshake_seconds", "tls_handshake", https)
+requests = histogram("baton_request_seconds", "request", curls + https)
+connects = histogram("baton_backend_connect_seconds", "backend_connect", curls + https)
 print("problems: " + "; ".join(problems) if problems else
-      f"ok: {len(fams)} families, sessions opened {int(opened)}, web backend sessions {int(web)}")
+      f"ok: {len(fams)} families, sessions opened {int(opened)}, web backend sessions {int(web)}, "
+      f"latency observations: {handshakes} handshakes, {requests} requests, {connects} connects")
 PY
 )
 check "metrics parse and agree with the API (${out})" grep -q "^ok:" <<<"${out}"

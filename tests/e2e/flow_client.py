@@ -194,7 +194,7 @@ def main():
     p.add_argument("--bytes", type=int, default=20 << 20, help="per connection")
     p.add_argument("--trigger", default="")
     p.add_argument("--trigger-at", type=float, default=0.3)
-    p.add_argument("--timeout", type=float, default=180)
+    p.add_argument("--timeout", type=float, default=240)
     args = p.parse_args()
     if args.mode == "download" and (args.file is None or args.bytes * 8 > 256 << 20):
         p.error("download needs --file, and 8 ranges of --bytes must fit the 256 MiB file")

@@ -722,5 +722,47 @@ TEST(ProxySack, DataSegmentsWithSackBlocksFitTheMtu) {
   EXPECT_TRUE(SameBytes(s.client->in, down));
 }
 
+// ---- Latency histograms (docs/API.md, "Latency") -----------------------------------------
+
+// The histogram `which` of the engine's counters.
+const LatencyHistogram& Hist(const ProxyBed& bed, Latency which) { return bed.Counters().latency[Idx(which)]; }
+
+// Two request-response exchanges on one plain TCP session, on the fake clock: 1 ms
+// each way on the back link, the backend answers 5 ms after a request arrived, with
+// 64 KiB (many pumps). Each exchange is one observation of about 1 + 5 + 1 ms; the
+// backend's connect (SYN -> SYN-ACK) one of about 2 ms; no TLS handshake.
+TEST(ProxyLatency, RequestResponseIsOneObservationEach) {
+  BedOptions o;
+  o.prelearn_neighbors = true;  // no ARP in the measured intervals
+  o.back.delay_us = 1000;
+  ProxyBed bed(o);
+  const Opened s = Open(bed, kPortRoundRobin);
+  ASSERT_NE(s.backend, nullptr);
+  const LatencyHistogram& connect = Hist(bed, Latency::kBackendConnect);
+  ASSERT_EQ(connect.Count(), 1u);
+  EXPECT_GE(connect.sum_us, 2'000u);
+  EXPECT_LE(connect.sum_us, 2'500u);
+  const LatencyHistogram& request = Hist(bed, Latency::kRequest);
+  EXPECT_EQ(request.Count(), 0u);  // nothing asked yet
+
+  for (uint64_t round = 1; round <= 2; ++round) {
+    const std::vector<uint8_t> ask = PatternBytes(40 + round, 100);
+    const size_t had_in = s.backend->in.size(), had_out = s.client->in.size();
+    s.client->out.insert(s.client->out.end(), ask.begin(), ask.end());
+    ASSERT_TRUE(bed.RunUntil([&] { return s.backend->in.size() == had_in + ask.size(); })) << Describe(bed);
+    bed.RunFor(5 * kMs);  // the backend thinks
+    const std::vector<uint8_t> answer = PatternBytes(50 + round, 64 * kKiB);
+    s.backend->out.insert(s.backend->out.end(), answer.begin(), answer.end());
+    ASSERT_TRUE(bed.RunUntil([&] { return s.client->in.size() == had_out + answer.size(); })) << Describe(bed);
+    EXPECT_EQ(request.Count(), round) << "one observation per exchange, not per pump";
+  }
+  // 1 ms there, 5 ms (+ up to one bed tick) thinking, 1 ms back.
+  const uint64_t mean_us = request.sum_us / 2;
+  EXPECT_GE(mean_us, 7'000u) << request.sum_us;
+  EXPECT_LE(mean_us, 8'500u) << request.sum_us;
+  EXPECT_EQ(request.buckets[7], 2u) << "both in (5 ms, 10 ms]";
+  EXPECT_EQ(Hist(bed, Latency::kTlsHandshake).Count(), 0u);
+}
+
 }  // namespace
 }  // namespace baton::dp::proxytest

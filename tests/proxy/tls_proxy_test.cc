@@ -415,5 +415,118 @@ TEST(TlsProxy, LossySoak) {
   }
 }
 
+// ---- Latency histograms (docs/API.md, "Latency") -----------------------------------------
+
+// On the fake clock, 1 ms each way on the front link and 100 us on the back: the TLS
+// 1.3 handshake (client's TCP connection established -> its Finished read) is one
+// round trip, about 2 ms; one request-response (the backend answers 5 ms after the
+// request arrived) about 0.1 + 5 + 0.1 ms. One observation each.
+TEST(TlsProxy, HandshakeAndRequestAreOneObservationEach) {
+  BedOptions o = TlsBed();
+  o.prelearn_neighbors = true;  // no ARP in the measured intervals
+  o.front.delay_us = 1000;
+  ProxyBed bed(o);
+  SslClient tls("www.example.com", "http/1.1");
+  Conn& client = bed.Connect(kPortTls);
+  tls.Attach(client);
+  const std::string ask = "GET / HTTP/1.1\r\nHost: www.example.com\r\n\r\n";
+  tls.plain_out.assign(ask.begin(), ask.end());
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == ask.size(); }))
+      << Describe(bed);
+  const LatencyHistogram& hs = bed.Counters().latency[Idx(Latency::kTlsHandshake)];
+  ASSERT_EQ(hs.Count(), 1u);
+  EXPECT_GE(hs.sum_us, 2'000u);
+  EXPECT_LE(hs.sum_us, 3'000u);
+  const LatencyHistogram& request = bed.Counters().latency[Idx(Latency::kRequest)];
+  EXPECT_EQ(request.Count(), 0u);
+
+  bed.RunFor(5 * kMs);
+  Conn& backend = *bed.LastBackendConn();
+  backend.out = PatternBytes(60, 100 * kKiB);  // several records, several pumps
+  ASSERT_TRUE(bed.RunUntil([&] { return tls.plain_in.size() == backend.out.size(); })) << Describe(bed);
+  ASSERT_EQ(request.Count(), 1u);
+  EXPECT_GE(request.sum_us, 5'200u);
+  EXPECT_LE(request.sum_us, 6'500u);
+  EXPECT_EQ(hs.Count(), 1u);
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakes), 1u);
+  EXPECT_EQ(tls.error, 0);
+}
+
+}  // namespace
+}  // namespace baton::dp::proxytest
+
+namespace baton::dp::proxytest {
+namespace {
+
+// ---- Sessions moving between workers (tests/proxy/flow_move_test.cc for plain TCP) ----
+
+// Two workers, eight TLS echo sessions with libssl clients, loss on the front link. In
+// the middle, `move` runs (a halt and take-over, or a rebalance); every client must get
+// back exactly what it sent, with no alert and no reset, through the same TLS session.
+void TlsSessionsMove(const std::function<void(ProxyBed&)>& move) {
+  BedOptions o = TlsBed();
+  o.workers = 2;
+  o.prelearn_neighbors = true;
+  o.tcp.syn_backlog = 64;
+  o.front.loss = 0.01;
+  o.front.delay_us = 1000;
+  ProxyBed bed(o);
+  constexpr int kClients = 8;
+  std::vector<std::unique_ptr<SslClient>> tls;
+  std::vector<Conn*> clients;
+  bed.on_backend_accept = [](Conn& c) {
+    c.app = [](Conn& self) {
+      if (self.in.size() > self.out.size())
+        self.out.insert(self.out.end(), self.in.begin() + std::ptrdiff_t(self.out.size()), self.in.end());
+    };
+  };
+  for (int i = 0; i < kClients; ++i) {
+    tls.push_back(std::make_unique<SslClient>("www.example.com"));
+    clients.push_back(&bed.Connect(kPortTls));
+    tls.back()->Attach(*clients.back());
+    tls.back()->plain_out = PatternBytes(uint32_t(40 + i), 256 * kKiB);
+  }
+  size_t total = 0;
+  ASSERT_TRUE(bed.RunUntil([&] {
+    total = 0;
+    for (auto& t : tls) total += t->plain_in.size();
+    return total >= kClients * 96 * kKiB;
+  }, 60 * kSec)) << Describe(bed);
+  ASSERT_GT(bed.Engine(0).ActiveSessions(), 0u);
+  ASSERT_GT(bed.Engine(1).ActiveSessions(), 0u);
+  move(bed);
+  ASSERT_TRUE(bed.RunUntil([&] {
+    for (auto& t : tls)
+      if (t->plain_in.size() < t->plain_out.size()) return false;
+    return true;
+  }, 120 * kSec)) << Describe(bed);
+  for (int i = 0; i < kClients; ++i) {
+    EXPECT_EQ(tls[size_t(i)]->plain_in, tls[size_t(i)]->plain_out) << "client " << i;
+    EXPECT_EQ(tls[size_t(i)]->error, 0) << "client " << i;
+    EXPECT_FALSE(clients[size_t(i)]->Reset()) << "client " << i;
+  }
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakes), uint64_t(kClients));  // no new handshake
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakeFailures) + bed.Counted(Counter::kTlsSessionFailures), 0u);
+  EXPECT_EQ(bed.UnexpectedDrops(), "");
+}
+
+TEST(TlsProxy, HaltedWorkersTlsSessionsContinueOnTheOther) {
+  TlsSessionsMove([](ProxyBed& bed) {
+    const uint32_t owned = bed.Engine(1).ActiveSessions();
+    bed.Halt(1);
+    bed.RunFor(20 * kMs);
+    EXPECT_EQ(bed.TakeOver(1, 0), owned);
+    EXPECT_EQ(bed.Counted(Counter::kSessionsAdopted), owned);
+  });
+}
+
+TEST(TlsProxy, RebalancedTlsSessionsContinueOnTheOther) {
+  TlsSessionsMove([](ProxyBed& bed) {
+    const uint32_t owned = bed.Engine(0).ActiveSessions();
+    EXPECT_EQ(bed.Rebalance(0, 1, 1.0), owned);
+    EXPECT_EQ(bed.Engine(0).ActiveSessions(), 0u);
+  });
+}
+
 }  // namespace
 }  // namespace baton::dp::proxytest

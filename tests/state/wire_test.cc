@@ -209,6 +209,9 @@ Session BusySession() {
   s.idle_deadline_us = 2;
   s.handshake_deadline_us = 3;
   s.last_to_client_us = 4;
+  s.tls_start_us = 41;
+  s.request_start_us = 42;
+  s.connect_start_us = 43;
   s.listener = 5;
   s.pool = 6;
   s.backend_index = 7;
