@@ -196,6 +196,14 @@ struct SslClient {
   }
 };
 
+// A backend that sends back everything it gets.
+void EchoBackend(Conn& c) {
+  c.app = [](Conn& self) {
+    if (self.in.size() > self.out.size())
+      self.out.insert(self.out.end(), self.in.begin() + std::ptrdiff_t(self.out.size()), self.in.end());
+  };
+}
+
 std::string Describe(ProxyBed& bed) {
   std::string s = "t=" + std::to_string(bed.now_us / 1000) + "ms sessions=" +
                   std::to_string(bed.Engine().ActiveSessions()) + " drops: " + bed.UnexpectedDrops() +
@@ -390,12 +398,7 @@ TEST(TlsProxy, LossySoak) {
     constexpr int kClients = 4;
     std::vector<std::unique_ptr<SslClient>> tls;
     std::vector<Conn*> clients;
-    bed.on_backend_accept = [](Conn& c) {
-      // Echo: the backend sends back everything it gets.
-      c.app = [](Conn& self) {
-        if (self.in.size() > self.out.size()) self.out.insert(self.out.end(), self.in.begin() + std::ptrdiff_t(self.out.size()), self.in.end());
-      };
-    };
+    bed.on_backend_accept = EchoBackend;
     for (int i = 0; i < kClients; ++i) {
       tls.push_back(std::make_unique<SslClient>("www.example.com"));
       clients.push_back(&bed.Connect(kPortTls));
@@ -474,12 +477,7 @@ void TlsSessionsMove(const std::function<void(ProxyBed&)>& move) {
   constexpr int kClients = 8;
   std::vector<std::unique_ptr<SslClient>> tls;
   std::vector<Conn*> clients;
-  bed.on_backend_accept = [](Conn& c) {
-    c.app = [](Conn& self) {
-      if (self.in.size() > self.out.size())
-        self.out.insert(self.out.end(), self.in.begin() + std::ptrdiff_t(self.out.size()), self.in.end());
-    };
-  };
+  bed.on_backend_accept = EchoBackend;
   for (int i = 0; i < kClients; ++i) {
     tls.push_back(std::make_unique<SslClient>("www.example.com"));
     clients.push_back(&bed.Connect(kPortTls));
