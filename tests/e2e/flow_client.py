@@ -8,11 +8,12 @@ echo:     send a stream to the echo service (through :9443) while reading it bac
 
 Once `--trigger-at` of all bytes have arrived, runs `--trigger` (a shell command, e.g.
 `baton ctl worker halt 1`) once. Every transfer is bounded by `--timeout`. For each
-connection it records the longest gap between two reads that ended after the trigger:
-the stall its client saw while the event happened.
+connection it records the longest gap between two reads in the 10 s after the trigger
+(the stall its client saw while the event happened) and in the 10 s before it (what the
+same client saw anyway).
 
 Prints one JSON object: {"conns", "ok", "errors", "bytes", "seconds", "trigger_s",
-"trigger_rc", "stall_ms": {"median", "worst"}, "mbit_s"}. Exit status 0 when every
+"trigger_rc", "stall_ms": {"median", "worst"}, "stall_before_ms": {...}, "mbit_s"}. Exit status 0 when every
 transfer completed with the right bytes, else 1.
 """
 import argparse
@@ -51,18 +52,28 @@ class Run:
 
 
 class Gaps:
-    """Longest gap between reads that ended after the trigger."""
+    """Longest gap between two reads in the window after the trigger, and in a window
+    of the same length before it (the same clients' gaps without the event)."""
+
+    WINDOW_S = 10.0
 
     def __init__(self, run):
         self.run = run
         self.last = time.monotonic()
-        self.worst = 0.0
+        self.ends = []  # (end, gap) of every gap, in seconds since run start
 
     def tick(self):
         now = time.monotonic()
-        if self.run.trigger_s is not None and now - self.run.t0 >= self.run.trigger_s:
-            self.worst = max(self.worst, now - self.last)
+        self.ends.append((now - self.run.t0, now - self.last))
         self.last = now
+
+    def worst(self, after):
+        t = self.run.trigger_s
+        if t is None:
+            return None
+        lo, hi = (t, t + self.WINDOW_S) if after else (t - self.WINDOW_S, t)
+        # A gap counts for the window its end falls in (one spanning the trigger: after).
+        return max((g for end, g in self.ends if lo <= end < hi), default=0.0)
 
 
 def context(args):
@@ -93,7 +104,7 @@ async def download(run, i, ctx):
         n += len(data)
         run.got(len(data))
     writer.close()
-    return n, h.hexdigest(), expected_range(a, offset), gaps.worst
+    return n, h.hexdigest(), expected_range(a, offset), gaps
 
 
 RANGES = {}
@@ -141,18 +152,18 @@ async def echo(run, i, ctx):
         run.got(len(data))
     await sender
     writer.close()
-    return n, got.hexdigest(), sent.hexdigest(), gaps.worst
+    return n, got.hexdigest(), sent.hexdigest(), gaps
 
 
 async def one(run, i, ctx, results):
     a = run.args
     try:
         fn = download if a.mode == "download" else echo
-        n, got, want, stall = await asyncio.wait_for(fn(run, i, ctx), a.timeout)
+        n, got, want, gaps = await asyncio.wait_for(fn(run, i, ctx), a.timeout)
         if n != a.bytes or got != want:
             results.append({"conn": i, "error": f"{n} bytes, sha256 {got[:16]} (want {a.bytes}, {want[:16]})"})
         else:
-            results.append({"conn": i, "stall_s": stall})
+            results.append({"conn": i, "stall_s": gaps.worst(True), "before_s": gaps.worst(False)})
     except (Exception, asyncio.TimeoutError) as e:  # a reset, an alert, a timeout
         results.append({"conn": i, "error": f"{type(e).__name__}: {e}"})
 
@@ -166,7 +177,11 @@ async def main_async(args):
         await run.trigger_task
     seconds = time.monotonic() - run.t0
     errors = [r for r in results if "error" in r]
-    stalls = [r["stall_s"] * 1000 for r in results if "stall_s" in r]
+    def summary(key):
+        ms = [r[key] * 1000 for r in results if r.get(key) is not None]
+        return {"median": round(statistics.median(ms), 1) if ms else None,
+                "worst": round(max(ms), 1) if ms else None}
+
     return {
         "conns": args.conns,
         "ok": len(results) - len(errors),
@@ -176,8 +191,8 @@ async def main_async(args):
         "mbit_s": round(run.received * 8 / seconds / 1e6, 1),
         "trigger_s": run.trigger_s,
         "trigger_rc": run.trigger_rc,
-        "stall_ms": {"median": round(statistics.median(stalls), 1) if stalls else None,
-                     "worst": round(max(stalls), 1) if stalls else None},
+        "stall_ms": summary("stall_s"),
+        "stall_before_ms": summary("before_s"),
     }
 
 
