@@ -192,8 +192,12 @@ void Worker::TakeOver(uint16_t dead, uint64_t now_us) {
   // Grace periods stop waiting for it; its sessions become ours as we meet them (first
   // packet) or as the scan reaches them; its RX queues and inbox are ours to serve.
   space_->store().ForgetCore(dead);
-  controls_[dead].taken_over_by.store(index_, std::memory_order_release);
-  queues_.push_back(dead);
+  // Its own queues, and those it had taken over from others before it stopped.
+  for (uint16_t w = 0; w < controls_.size(); ++w) {
+    if (w != dead && controls_[w].taken_over_by.load(std::memory_order_acquire) != dead) continue;
+    controls_[w].taken_over_by.store(index_, std::memory_order_release);
+    queues_.push_back(w);
+  }
   adopting_.push_back({dead, {}});
   std::fprintf(stderr, "baton: worker %u stalled; worker %u takes over its sessions and queues\n",
                unsigned(dead), unsigned(index_));

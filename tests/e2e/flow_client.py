@@ -3,8 +3,8 @@
 
 download: GET a byte range of a file on nginx (through the :443 listener), check the
           body's sha256 against the same range of the local copy of the file.
-echo:     send a stream to the echo service (through :9443) while reading it back,
-          check the bytes that come back are the bytes sent (an upload and a download).
+echo:     upload a stream to the echo service (through :9443) a chunk at a time, each read
+          back before the next goes, and check the bytes that come back are the bytes sent.
 
 Once `--trigger-at` of all bytes have arrived, runs `--trigger` (a shell command, e.g.
 `baton ctl worker halt 1`) once. Every transfer is bounded by `--timeout`. For each
@@ -118,39 +118,30 @@ def expected_range(a, offset):
     return RANGES[offset]
 
 
-def pattern(i, size):
-    block = hashlib.sha256(b"flow %d" % i).digest() * (CHUNK // 32)
-    return block, size
-
-
 async def echo(run, i, ctx):
+    """Uploads in steps of one CHUNK, each read back before the next is sent: at most one
+    chunk per direction is in flight, so neither side's buffers fill up and a stall is the
+    path's, not the echo service's back-pressure."""
     a = run.args
     reader, writer = await asyncio.open_connection(a.host, a.port, ssl=ctx, server_hostname=a.sni)
-    block, size = pattern(i, a.bytes)
-    sent = hashlib.sha256()
-
-    async def send():
-        left = size
-        while left > 0:
-            piece = block[:min(left, len(block))]
-            writer.write(piece)
-            sent.update(piece)
-            left -= len(piece)
-            await writer.drain()
-
-    sender = asyncio.ensure_future(send())
-    got = hashlib.sha256()
+    block = hashlib.sha256(b"flow %d" % i).digest() * (CHUNK // 32)
+    sent, got = hashlib.sha256(), hashlib.sha256()
     n = 0
     gaps = Gaps(run)
-    while n < size:
-        data = await reader.read(CHUNK)
-        if not data:
-            break
-        gaps.tick()
-        got.update(data)
-        n += len(data)
-        run.got(len(data))
-    await sender
+    while n < a.bytes:
+        piece = block[:min(a.bytes - n, len(block))]
+        writer.write(piece)
+        sent.update(piece)
+        back = 0
+        while back < len(piece):
+            data = await reader.read(len(piece) - back)
+            if not data:
+                return n + back, got.hexdigest(), sent.hexdigest(), gaps
+            gaps.tick()
+            got.update(data)
+            back += len(data)
+            run.got(len(data))
+        n += back
     writer.close()
     return n, got.hexdigest(), sent.hexdigest(), gaps
 
