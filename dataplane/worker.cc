@@ -8,6 +8,7 @@
 
 #include <algorithm>
 
+#include "dataplane/health_runner.h"
 
 namespace baton::dp {
 namespace {
@@ -96,6 +97,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
     now_us = NowUs(hz);
     ++passes_;
     ApplyAdmin();
+    if (health_) health_->Sync(proxy_->MutablePools(), now_us);
     uint32_t work = DrainInbox(now_us);
     for (uint16_t p = 0; p < ports_.size(); ++p) work += PollPort(p, now_us);
     if (proxy_) proxy_->Flush(now_us, *this);
@@ -103,6 +105,8 @@ void Worker::Run(const std::atomic<bool>& stop) {
     if (now_us >= next_tick_us) {
       l3_.Advance(now_us, *this);
       if (proxy_) proxy_->Advance(now_us, *this);
+      if (health_) health_->Advance(now_us, l3_, *this);
+      if (log_) log_->Tick(now_us);
       FlushAll();
       Publish();
       next_tick_us = now_us + kTickUs;
@@ -155,6 +159,12 @@ void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
       const ByteView segment(frame.data() + r.tcp.l4_offset, r.tcp.l4_len);
       if (!proxy_) {
         counters_.Drop(DropReason::kTcpNoListener);
+        rte_pktmbuf_free(m);
+        return;
+      }
+      if (health_ && health_->Owns(port, r.tcp, segment)) {  // a health probe's: worker 0's
+        if (index_ != 0) return Steer(0, port, m);
+        health_->Input(r.tcp, segment, now_us, l3_, *this);
         rte_pktmbuf_free(m);
         return;
       }
@@ -229,6 +239,13 @@ void Worker::ApplyAdmin() {
   admin_generation_ = a->generation;
   // After the last read of *a: dataplane.cc may free it once every worker is past it.
   published_.admin_generation.store(a->generation, std::memory_order_release);
+}
+
+void Worker::AttachHealth(HealthBoard* board, std::span<const PoolConfig> pools, uint16_t back, WorkerLog* log,
+                          const tcp::IsnKey& isn_key) {
+  log_ = log;
+  if (board == nullptr || !proxy_ || back >= ports_.size()) return;
+  health_ = std::make_unique<HealthRunner>(*board, index_, pools, l3_, back, isn_key, log, NowUs(rte_get_timer_hz()));
 }
 
 void Worker::Steer(uint16_t owner, uint16_t port, rte_mbuf* m) {

@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "dataplane/api/config.h"
+#include "dataplane/api/log.h"
 #include "dataplane/api/stats.h"
 
 namespace baton::dp {
 
 struct StartOptions {
   std::vector<std::string> eal_args;   // passed to rte_eal_init as given
+  LogLevel log_level = LogLevel::kInfo;  // workers drop records below it
 };
 
 // Reads the certificates and keys of every TLS listener, as Start() will, and returns
@@ -43,6 +45,13 @@ struct BackendChange {
   std::optional<uint16_t> weight;  // 0..kMaxBackendWeight
 };
 [[nodiscard]] std::string ChangeBackend(const BackendChange& change);
+
+// Main lcore: appends the log records the workers made since the last call (per
+// worker in order; time_us is Unix time) and returns how many. Call it often (every
+// 50 ms is fine): each worker's ring holds 1024 records, and what does not fit is
+// counted and reported as one kLogSuppressed record. Also works after Stop(), for the
+// last records.
+size_t DrainLogs(std::vector<LogRecord>& out);
 
 // Stops the workers, then the ports, and releases EAL memory. Idempotent. Returns the
 // final counters, taken after the workers stopped (so nothing is missing from them).

@@ -448,6 +448,7 @@ void ProxyEngine::OnBackendEvents(uint32_t idx, uint64_t now_us) noexcept {
   if (ev & tcp::kEvConnected) {
     s.connect_deadline_us = kNoDeadline;
     counters_.Count(Counter::kBackendConnects);
+    PoolOf(s).OnConnectSuccess(s.backend_index);  // ends a run of failures (passive marking)
   }
   if (ev & tcp::kEvPeerFin) s.fin_from_backend = true;
   if (ev & (tcp::kEvReset | tcp::kEvTimedOut)) {

@@ -69,7 +69,7 @@ TEST(MetricsText, EveryFamilyHasHelpThenTypeOnceAndOwnsItsSamples) {
                            "baton_backend_sessions_total", "baton_backend_active_sessions",
                            "baton_backend_connect_failures_total", "baton_backend_up",
                            "baton_backend_health_transitions_total", "baton_backend_admin_state",
-                           "baton_backend_weight"})
+                           "baton_backend_weight", "baton_health_checks_total"})
     EXPECT_EQ(families.count(want), 1u) << want;
 }
 
@@ -101,6 +101,10 @@ TEST(MetricsText, GoldenLines) {
            "baton_backend_admin_state{pool=\"web\",backend=\"198.18.3.102:80\",state=\"enabled\"} 0",
            "baton_backend_admin_state{pool=\"web\",backend=\"198.18.3.102:80\",state=\"draining\"} 1",
            "baton_backend_weight{pool=\"web\",backend=\"198.18.3.102:80\"} 3",
+           "# TYPE baton_health_checks_total counter",
+           "baton_health_checks_total{pool=\"web\",backend=\"198.18.3.102:80\",result=\"ok\"} 9",
+           "baton_health_checks_total{pool=\"web\",backend=\"198.18.3.102:80\",result=\"http_status\"} 2",
+           "baton_health_checks_total{pool=\"web\",backend=\"198.18.3.102:80\",result=\"passive\"} 0",
        })
     EXPECT_TRUE(HasLine(text, line)) << "missing: " << line;
   EXPECT_FALSE(HasLine(text, "baton_drops_total{reason=\"none\",worker=\"0\"} 0"));
