@@ -41,7 +41,7 @@ table inet ${NFT_TABLE} {
 EOF
 }
 
-echo "== health: checks, passive marking and logs on box A"
+echo "== health: checks, passive marking and logs on box A (${HEALTH_WORKERS:-2} workers)"
 testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
 # The demo config with health checks on the web pool (its backends line is the first).
 awk -v i="${INTERVAL_MS}" -v r="${RISE}" -v f="${FALL}" '
@@ -50,7 +50,16 @@ awk -v i="${INTERVAL_MS}" -v r="${RISE}" -v f="${FALL}" '
     print "[pool.health]"; print "interval_ms = " i; print "timeout_ms = 150"
     print "rise = " r; print "fall = " f; print "http_path = \"/\""; done = 1
   }' "${ROOT}/configs/demo.toml" >"${E2E_TMP}/health.toml"
-check "the test config has [pool.health]" grep -q '^\[pool.health\]' "${E2E_TMP}/health.toml"
+# Two workers by default (HEALTH_WORKERS=1 for one): probe answers that land on worker 1
+# must reach worker 0, and worker 1's passive markings and pools must follow the board.
+WORKERS=${HEALTH_WORKERS:-2}
+if ((WORKERS > 1)); then
+  sed -i -e "s/^workers = 1 .*/workers = ${WORKERS}/" -e "s/iface=\(front\|back\|repl\)\"/iface=\1,qpairs=${WORKERS}\"/" \
+    "${E2E_TMP}/health.toml"
+fi
+check "the test config has [pool.health] and ${WORKERS} worker(s)" \
+  grep -q "^workers = ${WORKERS}" "${E2E_TMP}/health.toml"
+check "... [pool.health]" grep -q '^\[pool.health\]' "${E2E_TMP}/health.toml"
 start_box bt-a "${E2E_TMP}/health.toml" box-a --name "${NAME}"
 LOG="${E2E_TMP}/box-a.log"
 
