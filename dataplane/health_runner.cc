@@ -112,14 +112,17 @@ void HealthRunner::Input(const TcpView& view, ByteView segment, uint64_t now_us,
   now_us_ = now_us;
   ToL3 out(l3, back_, local_ip_, now_us, sink);
   checker_->Input(view.src_ip, segment, now_us, out);
+  next_us_ = checker_->NextDeadline();
   PublishStats();
 }
 
 void HealthRunner::Advance(uint64_t now_us, L3Stack& l3, FrameSink& sink) noexcept {
-  if (!checker_ || now_us < checker_->NextDeadline()) return;
+  // One compare per tick while nothing is due (the checker's scan is O(backends)).
+  if (!checker_ || now_us < next_us_) return;
   now_us_ = now_us;
   ToL3 out(l3, back_, local_ip_, now_us, sink);
   checker_->Advance(now_us, out);
+  next_us_ = checker_->NextDeadline();
   PublishStats();
 }
 

@@ -81,6 +81,7 @@ class HealthRunner final : private lb::HealthEvents {
   std::unique_ptr<lb::HealthChecker> checker_;  // worker 0 only
   uint64_t generation_ = 0;                     // the board generation applied
   uint64_t now_us_ = 0;                         // for log records made in callbacks
+  uint64_t next_us_ = 0;                        // the checker's NextDeadline() after its last call
   bool attached_ = false;                       // passive marking set on the pools
 };
 
