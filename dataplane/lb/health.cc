@@ -169,17 +169,17 @@ void HealthChecker::OnEvents(uint32_t slot, uint64_t now_us) noexcept {
     case Phase::kConnecting:
       if (ev & tcp::kEvConnected) {
         const std::string& request = requests_[p.target];
-        if (request.empty()) return Verdict(slot, HealthResult::kOk, 0, now_us);
+        if (request.empty()) return Conclude(slot, HealthResult::kOk, 0, now_us);
         // The request always fits: http_path is at most 256 bytes, the send ring 512.
         if (Ep(p).Send({reinterpret_cast<const uint8_t*>(request.data()), request.size()}) != request.size())
-          return Verdict(slot, HealthResult::kBadResponse, 0, now_us);
+          return Conclude(slot, HealthResult::kBadResponse, 0, now_us);
         p.phase = Phase::kExpectStatusLine;
         if (ev & (tcp::kEvData | tcp::kEvPeerFin)) ReadStatusLine(slot, (ev & tcp::kEvPeerFin) != 0, now_us);
         return;
       }
       // RST to our SYN: refused. Retries exhausted (SYNs unanswered): timeout.
-      if (ev & tcp::kEvTimedOut) return Verdict(slot, HealthResult::kTimeout, 0, now_us);
-      if (ev & (tcp::kEvReset | tcp::kEvClosed)) return Verdict(slot, HealthResult::kRefused, 0, now_us);
+      if (ev & tcp::kEvTimedOut) return Conclude(slot, HealthResult::kTimeout, 0, now_us);
+      if (ev & (tcp::kEvReset | tcp::kEvClosed)) return Conclude(slot, HealthResult::kRefused, 0, now_us);
       return;
     case Phase::kExpectStatusLine:
       if (ev & (tcp::kEvData | tcp::kEvPeerFin | tcp::kEvReset | tcp::kEvClosed | tcp::kEvTimedOut)) {
@@ -210,21 +210,21 @@ void HealthChecker::ReadStatusLine(uint32_t slot, bool peer_done, uint64_t now_u
       std::string_view line(p.line.data(), p.line_len);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       const uint16_t code = ParseStatusLine(line);
-      if (code == 0) return Verdict(slot, HealthResult::kBadResponse, 0, now_us);
+      if (code == 0) return Conclude(slot, HealthResult::kBadResponse, 0, now_us);
       const bool good = code >= 200 && code < 400;
-      return Verdict(slot, good ? HealthResult::kOk : HealthResult::kHttpStatus, code, now_us);
+      return Conclude(slot, good ? HealthResult::kOk : HealthResult::kHttpStatus, code, now_us);
     }
-    if (p.line_len == p.line.size()) return Verdict(slot, HealthResult::kBadResponse, 0, now_us);
+    if (p.line_len == p.line.size()) return Conclude(slot, HealthResult::kBadResponse, 0, now_us);
     p.line[p.line_len++] = char(c);
-    if (!CouldBeStatusLine({p.line.data(), p.line_len})) return Verdict(slot, HealthResult::kBadResponse, 0, now_us);
+    if (!CouldBeStatusLine({p.line.data(), p.line_len})) return Conclude(slot, HealthResult::kBadResponse, 0, now_us);
   }
   if (peer_done) {
     // Closed before a whole status line: silence is "no response", a fragment is bad.
-    Verdict(slot, p.line_len == 0 ? HealthResult::kNoResponse : HealthResult::kBadResponse, 0, now_us);
+    Conclude(slot, p.line_len == 0 ? HealthResult::kNoResponse : HealthResult::kBadResponse, 0, now_us);
   }
 }
 
-void HealthChecker::Verdict(uint32_t slot, HealthResult result, uint16_t http_status, uint64_t now_us) noexcept {
+void HealthChecker::Conclude(uint32_t slot, HealthResult result, uint16_t http_status, uint64_t now_us) noexcept {
   Probe& p = probes_[slot];
   const uint32_t target = p.target;
   targets_[target].probe = kNone;
@@ -316,7 +316,7 @@ void HealthChecker::Advance(uint64_t now_us, ProbeSink& out) noexcept {
     }
     if (p.phase != Phase::kFree && p.deadline_us <= now_us) {
       if (p.phase != Phase::kClosing) {
-        Verdict(slot, HealthResult::kTimeout, 0, now_us);
+        Conclude(slot, HealthResult::kTimeout, 0, now_us);
       } else if (p.conn.state != tcp::TcpState::kClosed && p.conn.state != tcp::TcpState::kTimeWait) {
         Ep(p).Abort();  // the backend did not finish the close in time
       }

@@ -150,7 +150,7 @@ class HealthChecker {
   void Start(uint32_t target, uint64_t now_us, ProbeSink& out) noexcept;
   void OnEvents(uint32_t slot, uint64_t now_us) noexcept;
   void ReadStatusLine(uint32_t slot, bool peer_done, uint64_t now_us) noexcept;
-  void Verdict(uint32_t slot, HealthResult result, uint16_t http_status, uint64_t now_us) noexcept;
+  void Conclude(uint32_t slot, HealthResult result, uint16_t http_status, uint64_t now_us) noexcept;
   void Record(uint32_t target, HealthResult result, uint16_t http_status) noexcept;
   void SetUp(uint32_t target, bool up, HealthResult reason, uint16_t http_status) noexcept;
   void Output(uint32_t slot, uint64_t now_us, ProbeSink& out) noexcept;
