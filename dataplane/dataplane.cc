@@ -7,10 +7,10 @@
 #include <rte_mbuf.h>
 #include <rte_ring.h>
 #include <sys/random.h>
-#include <time.h>
 
 #include <algorithm>
 #include <atomic>
+#include <ctime>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,6 +43,10 @@ struct Dataplane {
   // outlive Stop() so the last records can still be drained; Start() replaces them.
   std::unique_ptr<HealthBoard> health;
   std::vector<std::unique_ptr<WorkerLog>> logs;
+  // The started config with the probe ports taken out of its SNAT range
+  // (lb::ReserveProbePorts): what every part of the data plane sees.
+  ConfigSnapshot config;
+  lb::ProbePorts probe_ports;
   int64_t wall_minus_tsc_us = 0;  // Unix time minus the workers' clock (NowUs)
 };
 
@@ -135,9 +139,12 @@ std::vector<std::string> CheckTls(const ConfigSnapshot& config) {
   return errors;
 }
 
-std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
+std::string Start(const ConfigSnapshot& started, const StartOptions& options) {
   Dataplane& dp = Dp();
   if (dp.eal_ready) return "data plane already started";
+  dp.config = started;
+  dp.probe_ports = lb::ReserveProbePorts(dp.config);
+  const ConfigSnapshot& config = dp.config;
   if (config.ports.size() > kMaxPorts) return "at most " + std::to_string(kMaxPorts) + " ports";
   // Certificates first: a bad one stops us before anything starts.
   std::vector<std::string> tls_errors;
@@ -166,9 +173,6 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
   }
 
   dp.pools = config.pools;
-  // Probe ports come out of the sessions' SNAT range: the workers get the smaller one.
-  ConfigSnapshot worker_config = config;
-  const lb::ProbePorts probe_ports = lb::ReserveProbePorts(worker_config);
   dp.ports.resize(config.ports.size());
   for (uint16_t i = 0; i < config.ports.size(); ++i) {
     if (std::string err = OpenPort(config.ports[i], config.dataplane, i, dp.ports[i]); !err.empty()) {
@@ -207,11 +211,13 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
     PublishAdmin(std::move(first));
   }
   for (uint16_t w = 0; w < config.dataplane.workers; ++w)
-    dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), worker_config, dp.ports, dp.inboxes,
-                                                  isn_key, &dp.tls, &dp.admin));
+    dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes, isn_key,
+                                                      &dp.tls, &dp.admin));
+  dp.stop.store(false);
+  // Health checks and logs, before the workers run.
   dp.wall_minus_tsc_us = WallMinusTscUs();
   dp.logs.clear();
-  if (probe_ports.count != 0) dp.health = std::make_unique<HealthBoard>(dp.pools, probe_ports);
+  if (dp.probe_ports.count != 0) dp.health = std::make_unique<HealthBoard>(dp.pools, dp.probe_ports);
   uint16_t back = kMaxPorts;
   for (uint16_t i = 0; i < config.ports.size(); ++i)
     if (config.ports[i].roles & kRoleBack) back = i;
@@ -219,7 +225,6 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
     dp.logs.push_back(std::make_unique<WorkerLog>(w->index(), options.log_level));
     w->AttachHealth(dp.health.get(), dp.pools, back, dp.logs.back().get(), isn_key);
   }
-  dp.stop.store(false);
   for (auto& w : dp.workers) {
     if (int rc = rte_eal_remote_launch(WorkerMain, w.get(), w->lcore()); rc != 0) {
       (void)Stop();

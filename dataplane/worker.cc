@@ -96,8 +96,8 @@ void Worker::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     now_us = NowUs(hz);
     ++passes_;
+    if (health_) health_->Sync(proxy_->MutablePools(), now_us);  // health in, passive marks out
     ApplyAdmin();
-    if (health_) health_->Sync(proxy_->MutablePools(), now_us);
     uint32_t work = DrainInbox(now_us);
     for (uint16_t p = 0; p < ports_.size(); ++p) work += PollPort(p, now_us);
     if (proxy_) proxy_->Flush(now_us, *this);
@@ -157,14 +157,14 @@ void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
   switch (r.verdict) {
     case Verdict::kTcp: {
       const ByteView segment(frame.data() + r.tcp.l4_offset, r.tcp.l4_len);
-      if (!proxy_) {
-        counters_.Drop(DropReason::kTcpNoListener);
-        rte_pktmbuf_free(m);
-        return;
-      }
       if (health_ && health_->Owns(port, r.tcp, segment)) {  // a health probe's: worker 0's
         if (index_ != 0) return Steer(0, port, m);
         health_->Input(r.tcp, segment, now_us, l3_, *this);
+        rte_pktmbuf_free(m);
+        return;
+      }
+      if (!proxy_) {
+        counters_.Drop(DropReason::kTcpNoListener);
         rte_pktmbuf_free(m);
         return;
       }

@@ -32,6 +32,13 @@ struct StartOptions {
 // stopping anyone (each is written by one lcore; a read may be one burst stale).
 [[nodiscard]] StatsSnapshot SnapshotStats();
 
+// Main lcore: appends the log records the workers made since the last call (per
+// worker in order; time_us is Unix time) and returns how many. Call it often (every
+// 50 ms is fine): each worker's ring holds 1024 records, and what does not fit is
+// counted and reported as one kLogSuppressed record. Also works after Stop(), for the
+// last records.
+size_t DrainLogs(std::vector<LogRecord>& out);
+
 // Run-time backend administration (docs/API.md, `baton ctl backend`). `pool` and
 // `backend` index the started config's pools and that pool's backends; unset fields
 // stay as they are. The data plane copies its current admin snapshot, applies the
@@ -45,13 +52,6 @@ struct BackendChange {
   std::optional<uint16_t> weight;  // 0..kMaxBackendWeight
 };
 [[nodiscard]] std::string ChangeBackend(const BackendChange& change);
-
-// Main lcore: appends the log records the workers made since the last call (per
-// worker in order; time_us is Unix time) and returns how many. Call it often (every
-// 50 ms is fine): each worker's ring holds 1024 records, and what does not fit is
-// counted and reported as one kLogSuppressed record. Also works after Stop(), for the
-// last records.
-size_t DrainLogs(std::vector<LogRecord>& out);
 
 // Stops the workers, then the ports, and releases EAL memory. Idempotent. Returns the
 // final counters, taken after the workers stopped (so nothing is missing from them).
