@@ -10,7 +10,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <ctime>
 #include <memory>
 #include <string>
 #include <thread>
@@ -82,12 +81,6 @@ uint64_t TscNowUs() noexcept {
   const uint64_t hz = rte_get_timer_hz();
   const uint64_t c = rte_get_timer_cycles();
   return c / hz * 1'000'000 + c % hz * 1'000'000 / hz;
-}
-
-int64_t WallMinusTscUs() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return int64_t(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000 - int64_t(TscNowUs());
 }
 
 int WorkerMain(void* arg) {
@@ -215,7 +208,7 @@ std::string Start(const ConfigSnapshot& started, const StartOptions& options) {
                                                       &dp.tls, &dp.admin));
   dp.stop.store(false);
   // Health checks and logs, before the workers run.
-  dp.wall_minus_tsc_us = WallMinusTscUs();
+  dp.wall_minus_tsc_us = WallClockMinus(TscNowUs());
   dp.logs.clear();
   if (dp.probe_ports.count != 0) dp.health = std::make_unique<HealthBoard>(dp.pools, dp.probe_ports);
   uint16_t back = kMaxPorts;

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <ctime>
 #include <initializer_list>
 #include <memory>
 #include <vector>
@@ -15,6 +16,14 @@
 #include "dataplane/api/log.h"
 
 namespace baton::dp {
+
+// Unix time in microseconds minus `now_us` (a worker clock reading taken right before):
+// what turns record times into Unix times. Control path (a system call).
+inline int64_t WallClockMinus(uint64_t now_us) noexcept {
+  timespec ts{};
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return int64_t(ts.tv_sec) * 1'000'000 + ts.tv_nsec / 1000 - int64_t(now_us);
+}
 
 class WorkerLog {
  public:
