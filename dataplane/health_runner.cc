@@ -117,8 +117,10 @@ void HealthRunner::Input(const TcpView& view, ByteView segment, uint64_t now_us,
 }
 
 void HealthRunner::Advance(uint64_t now_us, L3Stack& l3, FrameSink& sink) noexcept {
+  if (!checker_) return;
+  board_.checker_beat_us.store(now_us, std::memory_order_relaxed);
   // One compare per tick while nothing is due (the checker's scan is O(backends)).
-  if (!checker_ || now_us < next_us_) return;
+  if (now_us < next_us_) return;
   now_us_ = now_us;
   ToL3 out(l3, back_, local_ip_, now_us, sink);
   checker_->Advance(now_us, out);

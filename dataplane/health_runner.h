@@ -43,6 +43,9 @@ struct HealthBoard {
     std::array<std::atomic<uint64_t>, Idx(HealthResult::kCount)> checks{};
   };
   std::vector<Published> backends;
+  // Worker 0's clock at its last Advance (relaxed): the other workers steer probe
+  // segments to it only while it runs (a halted worker 0 would never drain them).
+  std::atomic<uint64_t> checker_beat_us{0};
 };
 
 class HealthRunner final : private lb::HealthEvents {
@@ -59,9 +62,13 @@ class HealthRunner final : private lb::HealthEvents {
   // Every worker, start of a pass: passive markings out, health changes in.
   void Sync(std::vector<lb::Pool>& pools, uint64_t now_us) noexcept;
   // Is this TCP segment (received on `port`) a probe's? Then it belongs to worker 0.
-  bool Owns(uint16_t port, const TcpView& view, ByteView segment) const noexcept {
-    return port == back_ && view.dst_ip == local_ip_ && segment.size() >= 4 &&
-           board_.ports.Contains(uint16_t(segment[2] << 8 | segment[3]));
+  // Not while worker 0 has stopped probing (no Advance for kCheckerStaleUs): then the
+  // proxy answers it like any segment for no session.
+  bool Owns(uint16_t port, const TcpView& view, ByteView segment, uint64_t now_us) const noexcept {
+    if (port != back_ || view.dst_ip != local_ip_ || segment.size() < 4 ||
+        !board_.ports.Contains(uint16_t(segment[2] << 8 | segment[3])))
+      return false;
+    return checker_ || now_us - board_.checker_beat_us.load(std::memory_order_relaxed) < kCheckerStaleUs;
   }
   // Worker 0 only (others steer probe segments to it).
   void Input(const TcpView& view, ByteView segment, uint64_t now_us, L3Stack& l3, FrameSink& sink) noexcept;
@@ -69,6 +76,8 @@ class HealthRunner final : private lb::HealthEvents {
   void Advance(uint64_t now_us, L3Stack& l3, FrameSink& sink) noexcept;
 
  private:
+  static constexpr uint64_t kCheckerStaleUs = 100'000;
+
   void OnHealthChange(const lb::HealthChange& change) noexcept override;
   void PublishStats() noexcept;
 

@@ -157,7 +157,7 @@ void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
   switch (r.verdict) {
     case Verdict::kTcp: {
       const ByteView segment(frame.data() + r.tcp.l4_offset, r.tcp.l4_len);
-      if (health_ && health_->Owns(port, r.tcp, segment)) {  // a health probe's: worker 0's
+      if (health_ && health_->Owns(port, r.tcp, segment, now_us)) {  // a health probe's: worker 0's
         if (index_ != 0) return Steer(0, port, m);
         health_->Input(r.tcp, segment, now_us, l3_, *this);
         rte_pktmbuf_free(m);

@@ -15,6 +15,10 @@ namespace {
 
 constexpr uint32_t kBackIp = 0xc6120b0b;  // 198.18.3.11
 
+struct FakeSinkAdapter {
+  testkit::FakeSink sink;
+};
+
 struct TwoWorkers {
   std::vector<PoolConfig> config;
   DpCounters counters;
@@ -88,11 +92,18 @@ TEST(HealthRunner, ProbeSegmentsAreRecognisedByPortAndAddress) {
   seg[2] = uint8_t(59936 >> 8);
   seg[3] = uint8_t(59936 & 0xff);
   const TcpView to_probe{0xc6120365, kBackIp, 0, 20};
-  EXPECT_TRUE(t.w1->Owns(1, to_probe, seg));
-  EXPECT_FALSE(t.w1->Owns(0, to_probe, seg)) << "front port";
-  EXPECT_FALSE(t.w1->Owns(1, TcpView{0xc6120365, 0xc6120b0c, 0, 20}, seg)) << "another address";
+  const uint64_t now = 2'000'000;
+  EXPECT_TRUE(t.w0->Owns(1, to_probe, seg, now));
+  // Worker 1 steers them to worker 0 only while worker 0 probes.
+  EXPECT_FALSE(t.w1->Owns(1, to_probe, seg, now)) << "worker 0 never advanced";
+  FakeSinkAdapter sink;
+  t.w0->Advance(now - 50'000, t.l3, sink.sink);
+  EXPECT_TRUE(t.w1->Owns(1, to_probe, seg, now));
+  EXPECT_FALSE(t.w1->Owns(1, to_probe, seg, now + 100'000)) << "worker 0 stopped 150 ms ago";
+  EXPECT_FALSE(t.w0->Owns(0, to_probe, seg, now)) << "front port";
+  EXPECT_FALSE(t.w0->Owns(1, TcpView{0xc6120365, 0xc6120b0c, 0, 20}, seg, now)) << "another address";
   seg[3] = uint8_t((59936 - 1) & 0xff);  // 59935: a session's SNAT port
-  EXPECT_FALSE(t.w1->Owns(1, to_probe, seg));
+  EXPECT_FALSE(t.w0->Owns(1, to_probe, seg, now));
 }
 
 }  // namespace
