@@ -45,7 +45,7 @@ class Fd {
 
 std::string U(const json& j, const char* key) { return std::to_string(j.value(key, uint64_t{0})); }
 
-// "enabled, weight 1, up" / "draining, 3 sessions remain, weight 1, down (health checks)".
+// "enabled, weight 1, up" / "draining, 3 sessions remain, weight 1, down: timeout (health checks, 1 transitions)".
 std::string BackendState(const json& b) {
   std::string s = b.value("admin", "enabled");
   if (s == "draining") {
@@ -53,6 +53,7 @@ std::string BackendState(const json& b) {
     s += left == 0 ? ", no sessions remain" : ", " + std::to_string(left) + " session(s) remain";
   }
   s += ", weight " + U(b, "weight") + ", " + (b.value("up", true) ? "up" : "down");
+  if (const std::string why = b.value("down_reason", ""); !b.value("up", true) && !why.empty()) s += ": " + why;
   if (b.value("health_checked", false)) s += " (health checks, " + U(b, "health_transitions") + " transitions)";
   return s;
 }

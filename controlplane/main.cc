@@ -16,6 +16,7 @@
 #include "controlplane/api_server.h"
 #include "controlplane/config.h"
 #include "controlplane/ctl.h"
+#include "controlplane/log_format.h"
 #include "controlplane/metrics.h"
 #include "controlplane/metrics_http.h"
 #include "controlplane/stats_report.h"
@@ -75,7 +76,16 @@ struct RunArgs {
   std::string api_socket;                  // empty: DefaultApiSocketPath(name)
   std::string metrics = "127.0.0.1:9180";  // "off": no metrics endpoint
   std::vector<std::string> eal;
+  std::string log_level = "info";
 };
+
+// The workers' log records as JSON lines on stderr (docs/API.md, "Logs").
+void WriteDataplaneLogs(std::vector<baton::dp::LogRecord>& records) {
+  records.clear();
+  if (baton::dp::DrainLogs(records) == 0) return;
+  for (const baton::dp::LogRecord& r : records) std::cerr << baton::cp::LogLine(r) << '\n';
+  std::cerr.flush();
+}
 
 int Run(const RunArgs& args) {
   baton::dp::ConfigSnapshot config;
@@ -119,7 +129,9 @@ int Run(const RunArgs& args) {
   std::cout << "baton: API on " << api_path << ", metrics "
             << (args.metrics == "off" ? std::string("off") : "on http://" + args.metrics + "/metrics") << std::endl;
   InstallSignalHandlers();
-  if (const std::string err = baton::dp::Start(config, {args.eal}); !err.empty()) {
+  baton::dp::StartOptions start{args.eal};
+  start.log_level = baton::dp::ParseLogLevel(args.log_level).value_or(baton::dp::LogLevel::kInfo);
+  if (const std::string err = baton::dp::Start(config, start); !err.empty()) {
     std::cerr << "baton: " << err << std::endl;
     return 1;
   }
@@ -133,7 +145,10 @@ int Run(const RunArgs& args) {
   const auto started = Clock::now();
   auto next_stats = started;
   std::vector<pollfd> fds;
+  std::vector<baton::dp::LogRecord> log_records;
+  log_records.reserve(4096);
   while (!g_stop.load()) {
+    WriteDataplaneLogs(log_records);
     // 50 ms at most per pass: the stats file, --duration and signals are checked this
     // often. A signal ends the wait early (EINTR), which is fine: no descriptor is ready.
     fds.clear();
@@ -156,6 +171,7 @@ int Run(const RunArgs& args) {
   metrics.Stop();  // before the data plane goes: no scrape may render after Stop()
   api.Close();
   const baton::dp::StatsSnapshot final_stats = baton::dp::Stop();
+  WriteDataplaneLogs(log_records);
   if (!args.stats_file.empty()) (void)baton::cp::WriteStatsFile(args.stats_file, final_stats);
   std::cout << baton::cp::StatsReport(final_stats) << "baton: stopped" << std::endl;
   return 0;
@@ -194,6 +210,9 @@ int main(int argc, char** argv) {
           "NAME"));
   run->add_option("--api-socket", run_args.api_socket, "runtime API socket (default /run/baton/NAME.sock)");
   run->add_option("--metrics", run_args.metrics, "Prometheus metrics on http://ADDR:PORT/metrics, or off")
+      ->capture_default_str();
+  run->add_option("--log-level", run_args.log_level, "data-plane log records below this level are dropped")
+      ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
       ->capture_default_str();
 
   std::string ctl_socket, ctl_name = "baton", ctl_command;

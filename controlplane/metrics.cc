@@ -267,6 +267,15 @@ std::string MetricsText(const dp::StatsSnapshot& stats, std::string_view version
   for (const dp::BackendStats& b : stats.backends)
     page.Sample("baton_backend_health_transitions_total", {{"pool", b.pool}, {"backend", b.address}},
                 b.health_transitions);
+  page.Family("baton_health_checks_total", "counter",
+              "Health-check probes of the backend by result; result=\"passive\" counts passive markings "
+              "(real sessions failing to connect). Only backends of pools with [pool.health].");
+  for (const dp::BackendStats& b : stats.backends) {
+    if (!b.health_checked) continue;
+    for (size_t r = 0; r < b.health_checks.size(); ++r)
+      page.Sample("baton_health_checks_total",
+                  {{"pool", b.pool}, {"backend", b.address}, {"result", dp::kHealthResultKey[r]}}, b.health_checks[r]);
+  }
   page.Family("baton_backend_admin_state", "gauge",
               "1 for the backend's administrative state (enabled, disabled, draining), 0 for the others.");
   for (const dp::BackendStats& b : stats.backends)

@@ -54,6 +54,8 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
   }
   out["backends"] = json::array();
   for (const dp::BackendStats& b : stats.backends) {
+    json checks = json::object();
+    for (size_t r = 0; r < b.health_checks.size(); ++r) checks[std::string(dp::kHealthResultKey[r])] = b.health_checks[r];
     out["backends"].push_back({{"pool", b.pool},
                                {"address", b.address},
                                {"sessions_started", b.sessions_started},
@@ -63,7 +65,10 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
                                {"weight", b.weight},
                                {"up", b.up},
                                {"health_checked", b.health_checked},
-                               {"health_transitions", b.health_transitions}});
+                               {"health_transitions", b.health_transitions},
+                               {"health_checks", checks},
+                               {"down_reason", b.down_reason},
+                               {"last_http_status", b.last_http_status}});
   }
   out["queues"] = json::array();
   for (const dp::QueueStats& q : stats.queues) {
@@ -176,6 +181,10 @@ dp::StatsSnapshot StatsFromJson(const nlohmann::json& j) {
     bs.up = b.value("up", true);
     bs.health_checked = b.value("health_checked", false);
     bs.health_transitions = u64(b, "health_transitions");
+    const json checks = b.value("health_checks", json::object());
+    for (size_t r = 0; r < bs.health_checks.size(); ++r) bs.health_checks[r] = u64(checks, dp::kHealthResultKey[r].data());
+    bs.down_reason = b.value("down_reason", "");
+    bs.last_http_status = b.value("last_http_status", uint16_t{0});
     s.backends.push_back(std::move(bs));
   }
   for (const json& q : j.value("queues", empty_array)) {

@@ -19,9 +19,12 @@
 
 #include "crypto/tls/acceptor.h"
 #include "dataplane/api/control.h"
+#include "dataplane/health_runner.h"
+#include "dataplane/lb/health.h"
 #include "dataplane/port.h"
 #include "dataplane/proxy/session_space.h"
 #include "dataplane/worker.h"
+#include "dataplane/worker_log.h"
 
 namespace baton::dp {
 namespace {
@@ -44,6 +47,15 @@ struct Dataplane {
   // still be read (the current one last). Main lcore only, except `admin` (atomic).
   std::atomic<const AdminSnapshot*> admin{nullptr};
   std::vector<std::unique_ptr<AdminSnapshot>> admin_snapshots;
+  // Health checks (null without [pool.health]) and the workers' log rings. The logs
+  // outlive Stop() so the last records can still be drained; Start() replaces them.
+  std::unique_ptr<HealthBoard> health;
+  std::vector<std::unique_ptr<WorkerLog>> logs;
+  // The started config with the probe ports taken out of its SNAT range
+  // (lb::ReserveProbePorts): what every part of the data plane sees.
+  ConfigSnapshot config;
+  lb::ProbePorts probe_ports;
+  int64_t wall_minus_tsc_us = 0;  // Unix time minus the workers' clock (NowUs)
 };
 
 Dataplane& Dp() {
@@ -71,6 +83,13 @@ std::vector<std::string> EalArgs(const ConfigSnapshot& config, const StartOption
   }
   if (!HasArg(options.eal_args, {"--file-prefix", "--in-memory"})) args.push_back("--in-memory");
   return args;
+}
+
+// The workers' clock (worker.cc NowUs): microseconds of the TSC.
+uint64_t TscNowUs() noexcept {
+  const uint64_t hz = rte_get_timer_hz();
+  const uint64_t c = rte_get_timer_cycles();
+  return c / hz * 1'000'000 + c % hz * 1'000'000 / hz;
 }
 
 int WorkerMain(void* arg) {
@@ -184,9 +203,12 @@ std::vector<std::string> CheckTls(const ConfigSnapshot& config) {
   return errors;
 }
 
-std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
+std::string Start(const ConfigSnapshot& started, const StartOptions& options) {
   Dataplane& dp = Dp();
   if (dp.eal_ready) return "data plane already started";
+  dp.config = started;
+  dp.probe_ports = lb::ReserveProbePorts(dp.config);
+  const ConfigSnapshot& config = dp.config;
   if (config.ports.size() > kMaxPorts) return "at most " + std::to_string(kMaxPorts) + " ports";
   // Certificates first: a bad one stops us before anything starts.
   std::vector<std::string> tls_errors;
@@ -280,6 +302,17 @@ std::string Start(const ConfigSnapshot& config, const StartOptions& options) {
     dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes, isn_key,
                                                   &dp.tls, dp.space.get(), controls, &dp.admin));
   dp.stop.store(false);
+  // Health checks and logs, before the workers run.
+  dp.wall_minus_tsc_us = WallClockMinus(TscNowUs());
+  dp.logs.clear();
+  if (dp.probe_ports.count != 0) dp.health = std::make_unique<HealthBoard>(dp.pools, dp.probe_ports);
+  uint16_t back = kMaxPorts;
+  for (uint16_t i = 0; i < config.ports.size(); ++i)
+    if (config.ports[i].roles & kRoleBack) back = i;
+  for (auto& w : dp.workers) {
+    dp.logs.push_back(std::make_unique<WorkerLog>(w->index(), options.log_level));
+    w->AttachHealth(dp.health.get(), dp.pools, back, dp.logs.back().get(), isn_key);
+  }
   for (auto& w : dp.workers) {
     if (int rc = rte_eal_remote_launch(WorkerMain, w.get(), w->lcore()); rc != 0) {
       (void)Stop();
@@ -337,6 +370,17 @@ StatsSnapshot SnapshotStats() {
         bs.admin = kBackendAdminKey[Idx(admin->pools[p][i].admin)];
         bs.weight = admin->pools[p][i].weight;
       }
+      if (dp.health && p < dp.health->pool_first.size() && dp.health->pool_first[p] + i < dp.health->up.size()) {
+        const size_t f = dp.health->pool_first[p] + i;
+        const HealthBoard::Published& h = dp.health->backends[f];
+        bs.up = dp.health->up[f].load(kRelaxed) != 0;
+        bs.health_checked = h.checked.load(kRelaxed) != 0;
+        bs.health_transitions = h.transitions.load(kRelaxed);
+        for (size_t r = 0; r < bs.health_checks.size(); ++r) bs.health_checks[r] = h.checks[r].load(kRelaxed);
+        const uint8_t why = h.down_reason.load(kRelaxed);
+        if (!bs.up && why < kHealthResultKey.size()) bs.down_reason = kHealthResultKey[why];
+        bs.last_http_status = h.last_http_status.load(kRelaxed);
+      }
       s.backends.push_back(std::move(bs));
     }
   }
@@ -377,6 +421,14 @@ StatsSnapshot SnapshotStats() {
   return s;
 }
 
+size_t DrainLogs(std::vector<LogRecord>& out) {
+  Dataplane& dp = Dp();
+  const size_t first = out.size();
+  for (const auto& log : dp.logs) (void)log->Drain(out);
+  for (size_t i = first; i < out.size(); ++i) out[i].time_us = uint64_t(int64_t(out[i].time_us) + dp.wall_minus_tsc_us);
+  return out.size() - first;
+}
+
 StatsSnapshot Stop() {
   Dataplane& dp = Dp();
   if (!dp.eal_ready) return {};
@@ -401,6 +453,7 @@ StatsSnapshot Stop() {
   dp.worker_count = 0;
   dp.admin.store(nullptr, std::memory_order_relaxed);  // no worker runs any more
   dp.admin_snapshots.clear();
+  dp.health.reset();
   for (PortRuntime& p : dp.ports) ClosePort(p);
   dp.ports.clear();
   rte_eal_cleanup();

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "dataplane/health_runner.h"
 
 namespace baton::dp {
 namespace {
@@ -116,6 +117,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
     }
     now_us = NowUs(hz);
     ++passes_;
+    if (health_) health_->Sync(proxy_->MutablePools(), now_us);  // health in, passive marks out
     ApplyAdmin();
     uint32_t work = 0;
     for (const uint16_t q : queues_) {
@@ -137,6 +139,8 @@ void Worker::Run(const std::atomic<bool>& stop) {
     if (now_us >= next_tick_us) {
       l3_.Advance(now_us, *this);
       if (proxy_) proxy_->Advance(now_us, *this);
+      if (health_) health_->Advance(now_us, l3_, *this);
+      if (log_) log_->Tick(now_us);
       FlushAll();
       WatchPeers(now_us);
       Publish();
@@ -273,6 +277,12 @@ void Worker::HandleFrame(uint16_t port, rte_mbuf* m, uint64_t now_us) {
   switch (r.verdict) {
     case Verdict::kTcp: {
       const ByteView segment(frame.data() + r.tcp.l4_offset, r.tcp.l4_len);
+      if (health_ && health_->Owns(port, r.tcp, segment, now_us)) {  // a health probe's: worker 0's
+        if (index_ != 0) return Steer(0, port, m);
+        health_->Input(r.tcp, segment, now_us, l3_, *this);
+        rte_pktmbuf_free(m);
+        return;
+      }
       if (!proxy_) {
         counters_.Drop(DropReason::kTcpNoListener);
         rte_pktmbuf_free(m);
@@ -372,6 +382,13 @@ void Worker::ApplyAdmin() {
   admin_generation_ = a->generation;
   // After the last read of *a: dataplane.cc may free it once every worker is past it.
   published_.admin_generation.store(a->generation, std::memory_order_release);
+}
+
+void Worker::AttachHealth(HealthBoard* board, std::span<const PoolConfig> pools, uint16_t back, WorkerLog* log,
+                          const tcp::IsnKey& isn_key) {
+  log_ = log;
+  if (board == nullptr || !proxy_ || back >= ports_.size()) return;
+  health_ = std::make_unique<HealthRunner>(*board, index_, pools, l3_, back, isn_key, log, NowUs(rte_get_timer_hz()));
 }
 
 void Worker::Steer(uint16_t owner, uint16_t port, rte_mbuf* m) {

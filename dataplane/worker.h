@@ -21,6 +21,10 @@ struct rte_ring;
 
 namespace baton::dp {
 
+class HealthRunner;  // dataplane/health_runner.h
+struct HealthBoard;
+class WorkerLog;     // dataplane/worker_log.h
+
 // A neighbour learned by one worker, for the others (16 bytes: one ring element).
 struct NeighborNote {
   uint32_t ip;
@@ -120,6 +124,16 @@ class Worker final : private FrameSink {
   // The lcore's loop; returns when `stop` becomes true.
   void Run(const std::atomic<bool>& stop);
 
+  // -- health checks and logs (dataplane/health_runner.h, dataplane/worker_log.h) --
+  // Before Run(). `board` (shared by the workers; null: no health checks), `pools` (the
+  // started config's, for names in logs) and `log` (this worker's; may be null) outlive
+  // the worker. `back`: the back port.
+  void AttachHealth(HealthBoard* board, std::span<const PoolConfig> pools, uint16_t back, WorkerLog* log,
+                    const tcp::IsnKey& isn_key);
+  // This worker's log ring: Log() never blocks or allocates. Null when none attached.
+  WorkerLog* log() const noexcept { return log_; }
+  // -- end health checks and logs --
+
   uint16_t index() const noexcept { return index_; }
   uint16_t lcore() const noexcept { return lcore_; }
   const PublishedStats& published() const noexcept { return published_; }
@@ -204,6 +218,8 @@ class Worker final : private FrameSink {
   std::vector<uint32_t> handoff_batch_;
   const std::atomic<const AdminSnapshot*>* admin_;  // dataplane.cc's publish point; may be null
   uint64_t admin_generation_ = 0;                    // the last snapshot applied
+  std::unique_ptr<HealthRunner> health_;  // AttachHealth(); probes run on worker 0
+  WorkerLog* log_ = nullptr;
   std::array<TxBuffer, kMaxPorts> tx_{};
   std::array<QueueCounters, kMaxPorts> queue_counters_{};
   uint64_t passes_ = 0, busy_passes_ = 0, sleeps_ = 0, rx_packets_ = 0, tx_packets_ = 0;

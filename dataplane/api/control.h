@@ -8,12 +8,14 @@
 #include <vector>
 
 #include "dataplane/api/config.h"
+#include "dataplane/api/log.h"
 #include "dataplane/api/stats.h"
 
 namespace baton::dp {
 
 struct StartOptions {
   std::vector<std::string> eal_args;   // passed to rte_eal_init as given
+  LogLevel log_level = LogLevel::kInfo;  // workers drop records below it
 };
 
 // Reads the certificates and keys of every TLS listener, as Start() will, and returns
@@ -29,6 +31,13 @@ struct StartOptions {
 // Safe to call from the main lcore while workers run; counters are read without
 // stopping anyone (each is written by one lcore; a read may be one burst stale).
 [[nodiscard]] StatsSnapshot SnapshotStats();
+
+// Main lcore: appends the log records the workers made since the last call (per
+// worker in order; time_us is Unix time) and returns how many. Call it often (every
+// 50 ms is fine): each worker's ring holds 1024 records, and what does not fit is
+// counted and reported as one kLogSuppressed record. Also works after Stop(), for the
+// last records.
+size_t DrainLogs(std::vector<LogRecord>& out);
 
 // Run-time backend administration (docs/API.md, `baton ctl backend`). `pool` and
 // `backend` index the started config's pools and that pool's backends; unset fields

@@ -202,6 +202,23 @@ struct PortStats {
   uint64_t imissed = 0, ierrors = 0, oerrors = 0, rx_nombuf = 0;
 };
 
+// What one health-check probe (or passive marking) said about a backend
+// (dataplane/lb/health.h). The keys are metrics labels and JSON values.
+enum class HealthResult : uint8_t {
+  kOk,           // connected (and, with http_path, answered 2xx or 3xx)
+  kRefused,      // the backend reset the connection attempt
+  kTimeout,      // no verdict within timeout_ms
+  kHttpStatus,   // answered with a status other than 2xx or 3xx
+  kBadResponse,  // the answer is not an HTTP/1.x status line
+  kNoResponse,   // the backend closed (FIN or RST) before a whole status line
+  kPassive,      // not a probe: real sessions failed to connect `fall` times in a row
+  kCount
+};
+inline constexpr std::array<std::string_view, Idx(HealthResult::kCount)> kHealthResultKey = {
+    "ok", "refused", "timeout", "http_status", "bad_response", "no_response", "passive",
+};
+static_assert(!kHealthResultKey.back().empty(), "a HealthResult lacks its key");
+
 // One backend of one pool, summed over the workers.
 struct BackendStats {
   std::string pool;
@@ -214,6 +231,10 @@ struct BackendStats {
   bool up = true;                 // health: false while checks or passive marking say down
   bool health_checked = false;    // the pool has [pool.health]
   uint64_t health_transitions = 0;  // up->down and down->up changes so far
+  // Probes by result (kPassive counts passive markings); all zero without health checks.
+  std::array<uint64_t, Idx(HealthResult::kCount)> health_checks{};
+  std::string down_reason;        // kHealthResultKey of what marked it down; empty while up
+  uint16_t last_http_status = 0;  // of the last probe that got a status line (0: none yet)
 };
 
 // The shared session table (dataplane/state/counters.h StateCounters, same names).

@@ -577,6 +577,7 @@ void ProxyEngine::OnBackendEvents(uint32_t idx, uint64_t now_us) noexcept {
   const uint16_t ev = s.backend.events;
   s.backend.events = 0;
   if (ev & tcp::kEvConnected) {
+    PoolOf(s).OnConnectSuccess(s.backend_index);  // ends a run of failures (passive marking)
     s.connect_deadline_us = kNoDeadline;
     counters_.Count(Counter::kBackendConnects);
     counters_.Observe(Latency::kBackendConnect, now_us - s.connect_start_us);

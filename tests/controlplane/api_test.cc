@@ -89,7 +89,11 @@ TEST_F(Dispatch, BackendsPortsVersion) {
                         {"weight", 3},
                         {"up", false},
                         {"health_checked", true},
-                        {"health_transitions", 1}}));
+                        {"health_transitions", 1},
+                        {"health_checks", {{"ok", 9}, {"refused", 0}, {"timeout", 0}, {"http_status", 2},
+                                           {"bad_response", 0}, {"no_response", 0}, {"passive", 0}}},
+                        {"down_reason", "http_status"},
+                        {"last_http_status", 503}}));
   const json p = Ask(R"({"command":"ports"})")["result"];
   ASSERT_EQ(p.size(), 2u);
   EXPECT_EQ(p[0]["name"], "front");
@@ -311,11 +315,11 @@ TEST(CtlFormat, HumanForms) {
   EXPECT_EQ(FormatCtlResult("backends", BackendsToJson(s)),
             "backend web 198.18.3.101:80: sessions 5 (active 1), connect failures 0; enabled, weight 1, up\n"
             "backend web 198.18.3.102:80: sessions 4 (active 0), connect failures 2; draining, no sessions "
-            "remain, weight 3, down (health checks, 1 transitions)\n");
+            "remain, weight 3, down: http_status (health checks, 1 transitions)\n");
   json draining = BackendsToJson(s)[1];
   draining["active_sessions"] = 3;
   EXPECT_EQ(FormatCtlResult("backend", draining),
-            "backend web 198.18.3.102:80: draining, 3 session(s) remain, weight 3, down (health checks, 1 "
+            "backend web 198.18.3.102:80: draining, 3 session(s) remain, weight 3, down: http_status (health checks, 1 "
             "transitions)\n");
   EXPECT_EQ(FormatCtlResult("version", json{{"version", "1.2.3"}}), "baton 1.2.3\n");
 }

@@ -29,6 +29,10 @@ inline dp::StatsSnapshot FakeStats() {
   drained.up = false;
   drained.health_checked = true;
   drained.health_transitions = 1;
+  drained.health_checks[dp::Idx(dp::HealthResult::kOk)] = 9;
+  drained.health_checks[dp::Idx(dp::HealthResult::kHttpStatus)] = 2;
+  drained.down_reason = "http_status";
+  drained.last_http_status = 503;
   s.backends.push_back(drained);
   for (uint16_t w = 0; w < 2; ++w) {
     dp::LcoreStats l;

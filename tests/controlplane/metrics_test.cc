@@ -77,6 +77,7 @@ TEST(MetricsText, EveryFamilyHasHelpThenTypeOnceAndOwnsItsSamples) {
                            "baton_backend_weight", "baton_tls_handshake_seconds", "baton_request_seconds",
                            "baton_backend_connect_seconds"})
     EXPECT_EQ(families.count(want), 1u) << want;
+  EXPECT_EQ(families.count("baton_health_checks_total"), 1u);
 }
 
 TEST(MetricsText, GoldenLines) {
@@ -107,6 +108,10 @@ TEST(MetricsText, GoldenLines) {
            "baton_backend_admin_state{pool=\"web\",backend=\"198.18.3.102:80\",state=\"enabled\"} 0",
            "baton_backend_admin_state{pool=\"web\",backend=\"198.18.3.102:80\",state=\"draining\"} 1",
            "baton_backend_weight{pool=\"web\",backend=\"198.18.3.102:80\"} 3",
+           "# TYPE baton_health_checks_total counter",
+           "baton_health_checks_total{pool=\"web\",backend=\"198.18.3.102:80\",result=\"ok\"} 9",
+           "baton_health_checks_total{pool=\"web\",backend=\"198.18.3.102:80\",result=\"http_status\"} 2",
+           "baton_health_checks_total{pool=\"web\",backend=\"198.18.3.102:80\",result=\"passive\"} 0",
        })
     EXPECT_TRUE(HasLine(text, line)) << "missing: " << line;
   EXPECT_FALSE(HasLine(text, "baton_drops_total{reason=\"none\",worker=\"0\"} 0"));
