@@ -7,9 +7,9 @@
 #include <rte_ring.h>
 
 #include <algorithm>
-#include <cstdio>
 
 #include "dataplane/health_runner.h"
+#include "dataplane/worker_log.h"
 
 namespace baton::dp {
 namespace {
@@ -127,11 +127,18 @@ void Worker::Run(const std::atomic<bool>& stop) {
     if (proxy_) {
       for (size_t i = 0; i < adopting_.size();) {
         // Records of a worker we took over from, a bounded scan per pass.
-        work += proxy_->AdoptFrom(adopting_[i].dead, adopting_[i].cursor, kScanPerPass, now_us);
-        if (adopting_[i].cursor.next >= space_->capacity())
-          adopting_.erase(adopting_.begin() + long(i));
-        else
+        Adoption& a = adopting_[i];
+        const uint32_t n = proxy_->AdoptFrom(a.dead, a.cursor, kScanPerPass, now_us);
+        a.adopted += n;
+        work += n;
+        if (a.cursor.next < space_->capacity()) {
           ++i;
+          continue;
+        }
+        if (log_ != nullptr)
+          (void)log_->Log(now_us, LogLevel::kInfo, LogEvent::kWorkerAdoptedSessions,
+                          {LogField::Uint("sessions", a.adopted), LogField::Uint("from_worker", a.dead)});
+        adopting_.erase(adopting_.begin() + long(i));
       }
       proxy_->Flush(now_us, *this);
     }
@@ -169,8 +176,8 @@ void Worker::Park(WorkerState why, const std::atomic<bool>& stop) {
   // What a stuck core looks like to the others: no beats, no polling, nothing sent. Our
   // TX buffers were flushed at the end of the last pass.
   published_.state.store(why, std::memory_order_release);
-  std::fprintf(stderr, "baton: worker %u %s\n", unsigned(index_),
-               why == WorkerState::kHalted ? "halted on request" : "was declared stalled; it stops");
+  if (why == WorkerState::kHalted && log_ != nullptr)
+    (void)log_->Log(NowUs(rte_get_timer_hz()), LogLevel::kWarn, LogEvent::kWorkerHalted, {});
   while (!stop.load(std::memory_order_relaxed)) rte_delay_us_sleep(10'000);
 }
 
@@ -202,10 +209,10 @@ void Worker::TakeOver(uint16_t dead, uint64_t now_us) {
     controls_[w].taken_over_by.store(index_, std::memory_order_release);
     queues_.push_back(w);
   }
-  adopting_.push_back({dead, {}});
-  std::fprintf(stderr, "baton: worker %u stalled; worker %u takes over its sessions and queues\n",
-               unsigned(dead), unsigned(index_));
-  (void)now_us;
+  adopting_.push_back({dead, {}, 0});
+  if (log_ != nullptr)
+    (void)log_->Log(now_us, LogLevel::kWarn, LogEvent::kWorkerStalled,
+                    {LogField::Uint("worker", dead), LogField::Uint("taken_over_by", index_)});
 }
 
 uint32_t Worker::RunRebalance(uint64_t now_us) {

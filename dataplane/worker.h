@@ -209,6 +209,7 @@ class Worker final : private FrameSink {
   struct Adoption {
     uint16_t dead;
     state::ScanCursor cursor;
+    uint64_t adopted;  // by the scan (claims at a first packet are counted apart)
   };
   std::vector<Adoption> adopting_;  // take-overs whose record scan is not finished
   uint64_t rebalance_seen_ = 0;     // the last rebalance request started

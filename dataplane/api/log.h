@@ -29,11 +29,14 @@ enum class LogEvent : uint8_t {
   kBackendDown,            // health: pool, backend, reason (kHealthResultKey), http_status
   kBackendUp,              // health: pool, backend
   kHealthChecksStarted,    // worker 0: backends, probe_ports
-  kWorkerAdoptedSessions,  // for the session-table work: sessions, from_worker
+  kWorkerAdoptedSessions,  // a take-over's scan finished: sessions, from_worker
+  kWorkerHalted,           // the worker stops on request (baton ctl worker halt)
+  kWorkerStalled,          // declared stalled: worker, taken_over_by
   kCount
 };
 inline constexpr std::array<std::string_view, Idx(LogEvent::kCount)> kLogEventKey = {
     "log_suppressed", "backend_down", "backend_up", "health_checks_started", "worker_adopted_sessions",
+    "worker_halted", "worker_stalled",
 };
 static_assert(!kLogEventKey.back().empty(), "a LogEvent lacks its key");
 

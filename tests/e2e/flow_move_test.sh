@@ -68,6 +68,9 @@ if scenario halt-download download 443 $((20 << 20)) "${CTL} worker halt 1"; the
     test "$(box_stat halt-download '(s["lcores"][1]["state"], s["lcores"][1]["taken_over_by"])')" = "('halted', 0)"
   adopted=$(box_stat halt-download 's["counters"]["sessions_adopted"]')
   check "halt-download: worker 0 adopted worker 1's sessions (${adopted})" test "${adopted}" -gt 0
+  check "halt-download: the log says worker 1 halted, was declared stalled and its sessions adopted" \
+    grep -q '"event":"worker_adopted_sessions"' "${E2E_TMP}/halt-download.log"
+  grep -E '"event":"worker_(halted|stalled|adopted_sessions)"' "${E2E_TMP}/halt-download.log" | sed 's/^/    /'
 fi
 
 if scenario rebalance-download download 443 $((4 << 20)) "${CTL} rebalance 0 1 0.5"; then
