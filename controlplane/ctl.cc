@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "controlplane/stats_report.h"
@@ -70,6 +71,10 @@ const std::vector<CtlCommand>& CtlCommands() {
       {"version", "version", "the running baton's version"},
       {"backend", "backend",
        "change a backend: backend POOL ADDRESS:PORT enable|disable|drain, or backend POOL ADDRESS:PORT weight N"},
+      {"reload", "reload", "reload the config file baton was started with, or reload FILE; refused: nothing changes"},
+      {"reload-certs", "reload-certs", "read every TLS listener's certificate and key files again"},
+      {"rotate-ticket-keys", "rotate-ticket-keys",
+       "a new session-ticket key (the previous ones still resume); re-reads ticket_key_file"},
   };
   return commands;
 }
@@ -150,6 +155,11 @@ std::string FormatCtlResult(const std::string& command, const json& r) {
     if (drops.empty() && tcp.empty()) o << "no drops\n";
     for (const auto& [key, count] : drops.items()) o << "drop " << key << ": " << count.get<uint64_t>() << "\n";
     for (const auto& [text, count] : tcp.items()) o << "  tcp: " << text << ": " << count.get<uint64_t>() << "\n";
+  } else if (command == "reload" || command == "reload-certs" || command == "rotate-ticket-keys") {
+    o << command << ": done; config generation " << U(r, "config_generation");
+    if (r.contains("source")) o << " (" << r.value("source", "") << ")";
+    o << "; reloads " << U(r, "reloads_ok") << " ok, " << U(r, "reloads_failed") << " failed; certificate reloads "
+      << U(r, "cert_reloads_ok") << "; ticket-key rotations " << U(r, "ticket_rotations_ok") << "\n";
   } else if (command == "version") {
     o << "baton " << r.value("version", "?") << "\n";
   } else {
@@ -160,6 +170,15 @@ std::string FormatCtlResult(const std::string& command, const json& r) {
 
 std::string CtlRequest(const CtlCommand& command, const std::vector<std::string>& args, std::string& error) {
   json req{{"command", command.api_command}};
+  if (command.name == "reload" && args.size() <= 1) {
+    // baton runs elsewhere (another folder): the path goes absolute.
+    if (args.size() == 1) req["path"] = std::filesystem::absolute(args[0]).lexically_normal().string();
+    return req.dump();
+  }
+  if (command.name == "reload") {
+    error = "usage: baton ctl reload [FILE]";
+    return "";
+  }
   if (command.name != "backend") {
     if (!args.empty()) {
       error = command.name + " takes no arguments";

@@ -89,6 +89,14 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
   out["counters"] = total_counters;
   out["tcp_drops"] = total_tcp_drops;
   out["sessions_active"] = total_sessions;
+  const dp::ReloadStats& r = stats.reload;
+  out["reload"] = {{"config_generation", r.config_generation},
+                   {"reloads_ok", r.reloads_ok},
+                   {"reloads_failed", r.reloads_failed},
+                   {"cert_reloads_ok", r.cert_reloads_ok},
+                   {"cert_reloads_failed", r.cert_reloads_failed},
+                   {"ticket_rotations_ok", r.ticket_rotations_ok},
+                   {"ticket_rotations_failed", r.ticket_rotations_failed}};
   return out;
 }
 
@@ -152,6 +160,10 @@ dp::StatsSnapshot StatsFromJson(const nlohmann::json& j) {
       ls.tcp_drops.emplace_back(text, count.get<uint64_t>());
     s.lcores.push_back(std::move(ls));
   }
+  const json reload = j.value("reload", empty_object);
+  s.reload = {u64(reload, "config_generation"), u64(reload, "reloads_ok"),          u64(reload, "reloads_failed"),
+              u64(reload, "cert_reloads_ok"),   u64(reload, "cert_reloads_failed"), u64(reload, "ticket_rotations_ok"),
+              u64(reload, "ticket_rotations_failed")};
   return s;
 }
 
@@ -166,6 +178,12 @@ std::string StatsReport(const dp::StatsSnapshot& stats) {
     o << "backend " << b.pool << " " << b.address << ": sessions " << b.sessions_started << " (active "
       << b.active_sessions << "), connect failures " << b.connect_failures << ", " << b.admin << ", weight "
       << b.weight << ", " << (b.up ? "up" : "down") << "\n";
+  }
+  if (const dp::ReloadStats& r = stats.reload; r.config_generation != 0) {
+    o << "config generation " << r.config_generation << ": reloads " << r.reloads_ok << " ok, " << r.reloads_failed
+      << " failed; certificate reloads " << r.cert_reloads_ok << " ok, " << r.cert_reloads_failed
+      << " failed; ticket-key rotations " << r.ticket_rotations_ok << " ok, " << r.ticket_rotations_failed
+      << " failed\n";
   }
   for (const dp::LcoreStats& l : stats.lcores) {
     o << "worker " << l.worker << " (lcore " << l.lcore << "): rx " << l.rx_packets << ", tx " << l.tx_packets

@@ -61,6 +61,9 @@ Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
       inboxes_(inboxes.begin(), inboxes.end()),
       l3_(config.arp, counters_),
       admin_(admin) {
+  // The config generation published when we are built is the one `config` is.
+  if (admin_ != nullptr)
+    if (const AdminSnapshot* a = admin_->load(std::memory_order_acquire); a != nullptr) live_ = a->live;
   config_.burst = std::min<uint16_t>(config_.burst, kMaxBurst);
   uint16_t front = kMaxPorts, back = kMaxPorts;
   for (uint16_t i = 0; i < ports_.size(); ++i) {
@@ -95,7 +98,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     now_us = NowUs(hz);
     ++passes_;
-    ApplyAdmin();
+    ApplyAdmin(now_us);
     uint32_t work = DrainInbox(now_us);
     for (uint16_t p = 0; p < ports_.size(); ++p) work += PollPort(p, now_us);
     if (proxy_) proxy_->Flush(now_us, *this);
@@ -209,12 +212,17 @@ uint16_t Worker::DrainInbox(uint64_t now_us) {
   return uint16_t(n + k);
 }
 
-void Worker::ApplyAdmin() {
+void Worker::ApplyAdmin(uint64_t now_us) {
   if (admin_ == nullptr) return;
   // Pairs with the release store in dataplane.cc's PublishAdmin(): the snapshot's
   // contents are visible once its pointer is.
   const AdminSnapshot* a = admin_->load(std::memory_order_acquire);
   if (a == nullptr || a->generation == admin_generation_) [[likely]] return;
+  // Live reload: the first snapshot names the config we were built from; a later one
+  // may bring another (dataplane.cc keeps both alive).
+  if (a->live != nullptr && live_ != nullptr && a->live != live_ && proxy_)
+    proxy_->Reconfigure(*live_->config, live_->tls, *a->live->config, a->live->tls, now_us);
+  if (a->live != nullptr) live_ = a->live;
   if (proxy_) {
     std::vector<lb::Pool>& pools = proxy_->MutablePools();
     for (size_t p = 0; p < pools.size() && p < a->pools.size(); ++p) {

@@ -11,6 +11,7 @@
 
 #include "dataplane/api/config.h"
 #include "dataplane/api/stats.h"
+#include "dataplane/live_config.h"
 #include "dataplane/net/counters.h"
 #include "dataplane/net/l3_stack.h"
 #include "dataplane/proxy/engine.h"
@@ -48,6 +49,7 @@ struct BackendAdminState {
 struct AdminSnapshot {
   uint64_t generation = 0;
   std::vector<std::vector<BackendAdminState>> pools;
+  const LiveConfig* live = nullptr;  // the config `pools` is for; a new one: reconfigure first
 };
 
 // Counters published by a worker for the main lcore: relaxed atomics, written by the
@@ -108,7 +110,7 @@ class Worker final : private FrameSink {
   void ShareNeighbor(uint16_t port, uint32_t ip, const MacAddr& mac);
   uint16_t DrainInbox(uint64_t now_us);
   // Applies a newly published AdminSnapshot to the pools; once per pass, one load.
-  void ApplyAdmin();
+  void ApplyAdmin(uint64_t now_us);
   void Enqueue(uint16_t port, rte_mbuf* m);
   void Flush(uint16_t port);
   void FlushAll();
@@ -131,6 +133,7 @@ class Worker final : private FrameSink {
   std::unique_ptr<ProxyEngine> proxy_;  // null when the config has no listeners
   const std::atomic<const AdminSnapshot*>* admin_;  // dataplane.cc's publish point; may be null
   uint64_t admin_generation_ = 0;                    // the last snapshot applied
+  const LiveConfig* live_ = nullptr;                 // the config the proxy runs (live reload)
   std::array<TxBuffer, kMaxPorts> tx_{};
   std::array<QueueCounters, kMaxPorts> queue_counters_{};
   uint64_t passes_ = 0, busy_passes_ = 0, sleeps_ = 0, rx_packets_ = 0, tx_packets_ = 0;

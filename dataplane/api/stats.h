@@ -143,6 +143,8 @@ enum class Counter : uint8_t {
   kTlsHandshakeTimeouts, // the client did not finish the handshake in time
   kTlsSessionFailures,   // a fatal alert sent or received after the handshake
   kTlsCloseNotifies,     // close_notify received from clients
+  kReloadSessionsReset,  // a reload removed their listener before they reached a backend
+  kReloadReconnects,     // a reload removed the backend they were connecting to: next one
   kCount
 };
 
@@ -153,7 +155,7 @@ inline constexpr std::array<std::string_view, Idx(Counter::kCount)> kCounterKey 
     "backend_connects", "backend_connect_failures", "backend_retries", "idle_timeouts",
     "steered_to_owner", "bytes_client_to_backend", "bytes_backend_to_client",
     "tls_handshakes", "tls_resumed", "tls12_handshakes", "tls_handshake_failures", "tls_handshake_timeouts", "tls_session_failures",
-    "tls_close_notifies",
+    "tls_close_notifies", "reload_sessions_reset", "reload_reconnects",
 };
 static_assert(!kCounterKey.back().empty(), "a Counter lacks its key");
 
@@ -205,11 +207,20 @@ struct BackendStats {
   uint64_t health_transitions = 0;  // up->down and down->up changes so far
 };
 
+// Live reloads, counted by the control plane that runs them (docs/API.md "reload").
+struct ReloadStats {
+  uint64_t config_generation = 0;  // the running config: 1 at start, +1 per successful reload
+  uint64_t reloads_ok = 0, reloads_failed = 0;                  // baton ctl reload
+  uint64_t cert_reloads_ok = 0, cert_reloads_failed = 0;        // baton ctl reload-certs
+  uint64_t ticket_rotations_ok = 0, ticket_rotations_failed = 0;  // baton ctl rotate-ticket-keys
+};
+
 struct StatsSnapshot {
   std::vector<PortStats> ports;
   std::vector<BackendStats> backends;
   std::vector<QueueStats> queues;
   std::vector<LcoreStats> lcores;
+  ReloadStats reload;
 };
 
 }  // namespace baton::dp

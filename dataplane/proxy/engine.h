@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -61,6 +62,14 @@ class ProxyEngine {
   std::vector<lb::Pool>& MutablePools() noexcept { return pools_; }
   // -- end backend admin --
 
+  // -- live reload (engine_reconfigure.cc) --
+  // Control path on this worker, between bursts: switches listeners, pools and TLS
+  // listeners from `from`/`from_tls` (what the engine runs now) to `to`/`to_tls`, and
+  // remaps every live session (config_remap.h). Both TlsListeners must outlive the engine.
+  void Reconfigure(const ConfigSnapshot& from, const TlsListeners* from_tls, const ConfigSnapshot& to,
+                   const TlsListeners* to_tls, uint64_t now_us);
+  // -- end live reload --
+
  private:
   struct Listener {
     uint32_t vip = 0;
@@ -79,6 +88,14 @@ class ProxyEngine {
   struct Buffers {
     std::span<uint8_t> client_snd, client_rcv, backend_snd, backend_rcv;
   };
+
+  // Every live session as f(index, Session&): the one walk over the table reload code
+  // makes (the shared SessionStore re-implements it).
+  template <class F>
+  void ForEachSession(F f) {
+    for (uint32_t i = 0; i < sessions_.size(); ++i)
+      if (sessions_[i].in_use) f(i, sessions_[i]);
+  }
 
   const Listener* FindListener(uint32_t vip, uint16_t port) const noexcept;
   void Accept(const Listener& l, const FlowKey& flow, const tcp::Segment& syn, uint64_t now_us,
@@ -147,6 +164,8 @@ class ProxyEngine {
   // kernel backs on first touch.
   std::optional<crypto::CryptoContext> crypto_;
   std::vector<crypto::tls::Tls12Config> tls12_;  // per listener; sized once, never moved
+  // The tls12_ of earlier configs: TLS sessions begun then point into them (Reconfigure).
+  std::deque<std::vector<crypto::tls::Tls12Config>> retired_tls12_;
   std::unique_ptr<crypto::tls::Tls12MemorySessionCache> tls12_cache_;
   uint64_t wall_offset_ms_ = 0;  // Unix ms minus our monotonic ms, for ticket times
   uint8_t* tls_area_ = nullptr;
