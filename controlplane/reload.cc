@@ -89,9 +89,7 @@ std::vector<std::string> CheckLiveChange(const dp::ConfigSnapshot& run, const dp
 }
 
 Reloader::Reloader(dp::ConfigSnapshot& running, ReloadActions actions)
-    : running_(running), actions_(std::move(actions)) {
-  stats_.config_generation = running_.generation;
-}
+    : running_(running), actions_(std::move(actions)) {}
 
 std::string Reloader::Reload(const std::string& path) {
   const std::string file = path.empty() ? running_.source : path;
@@ -117,7 +115,6 @@ std::string Reloader::Reload(const std::string& path) {
   }
   running_ = std::move(next);
   ++stats_.reloads_ok;
-  stats_.config_generation = running_.generation;
   return "";
 }
 

@@ -41,7 +41,12 @@ class Reloader {
   std::string ReloadCertificates();
   std::string RotateTicketKeys();
 
-  const dp::ReloadStats& Stats() const noexcept { return stats_; }
+  // The counters, and the running config's generation.
+  dp::ReloadStats Stats() const noexcept {
+    dp::ReloadStats s = stats_;
+    s.config_generation = running_.generation;
+    return s;
+  }
 
  private:
   dp::ConfigSnapshot& running_;

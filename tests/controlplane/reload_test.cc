@@ -82,7 +82,7 @@ const LiveCase kLiveCases[] = {
        c.tcp.snat_port_min = 20000;
      },
      {"new.toml: tcp.idle_timeout_s: cannot change while running (300 -> 60)" + kRestart,
-      "new.toml: tcp.snat_ports: cannot change while running (10000-59999 -> 20000-59999)" + kRestart}},
+      "new.toml: tcp.snat_ports: cannot change while running (\"10000-59999\" -> \"20000-59999\")" + kRestart}},
     {"arp", [](dp::ConfigSnapshot& c) { c.arp.retries = 5; },
      {"new.toml: arp.retries: cannot change while running (3 -> 5)" + kRestart}},
     {"a port's address and MTU",
@@ -158,7 +158,7 @@ TEST_F(ReloaderTest, ReloadsTheStartedFileAndCountsIt) {
 TEST_F(ReloaderTest, InvalidFileIsRefusedWithTheLoadersMessageAndNothingChanges) {
   Write(kBase + "\n[[pool]]\nname = \"web\"\nbackends = [\"198.18.3.103:80\"]\n");
   const std::string error = reloader_.Reload("");
-  EXPECT_EQ(error, path_ + ":24: pool[1].name: got \"web\", expected a name no other pool has") << error;
+  EXPECT_EQ(error, path_ + ":23: pool[1].name: got \"web\", expected a name no other pool uses (pool[0] has it)");
   EXPECT_TRUE(applied_.empty());
   EXPECT_EQ(running_.pools.size(), 1u);
   EXPECT_EQ(running_.generation, 1u);
