@@ -143,6 +143,8 @@ check "reload-certs with a broken key file is refused (exit ${rc}) naming the co
   bash -c '[[ $1 == 1 ]] && grep -q "${2}:[0-9]*: listener\[2\].tls.certificates\[1\]: " <<<"$3"' _ "${rc}" "${CONF}" "${out}"
 check "the running certificate is still the new one" test "$(serial)" = "serial=5EED0001"
 
+b103=$("${CTL[@]}" backends --json | py "[b['sessions_started'] for b in j if b['address'] == '198.18.3.103:80' and b['pool'] == 'web'][0]")
+check "the backend the reload added took new sessions (${b103})" test "${b103}" -gt 0
 stats=$("${CTL[@]}" stats --json)
 check "reload counters: generation 2, reloads 1 ok 2 failed, certs 1 ok 1 failed, rotations 1" \
   test "$(py "'%d %d %d %d %d %d' % tuple(j['reload'][k] for k in ('config_generation', 'reloads_ok', 'reloads_failed', 'cert_reloads_ok', 'cert_reloads_failed', 'ticket_rotations_ok'))" <<<"${stats}")" = "2 1 2 1 1 1"
