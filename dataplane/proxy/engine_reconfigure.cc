@@ -48,8 +48,8 @@ void ProxyEngine::Reconfigure(const ConfigSnapshot& from, const TlsListeners* fr
     crypto_ = crypto::CryptoContext::Create();
     tls12_cache_ = std::make_unique<crypto::tls::Tls12MemorySessionCache>(kTls12CachedSessions);
   }
-  if (any_tls && tls_area_ == nullptr && !sessions_.empty()) {
-    tls_area_bytes_ = sessions_.size() * sizeof(crypto::tls::TlsAcceptor);
+  if (any_tls && tls_area_ == nullptr && buffer_area_ != nullptr) {
+    tls_area_bytes_ = size_t(settings_.max_sessions) * sizeof(crypto::tls::TlsAcceptor);
     void* t = mmap(nullptr, tls_area_bytes_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
                    -1, 0);
     tls_area_ = t == MAP_FAILED ? nullptr : static_cast<uint8_t*>(t);
@@ -68,7 +68,7 @@ void ProxyEngine::Reconfigure(const ConfigSnapshot& from, const TlsListeners* fr
   const size_t live_listeners = listeners.size();
   std::vector<uint16_t> retired(listeners_.size(), kGone);  // old index -> retired entry
   std::vector<crypto::tls::Tls12Config> retired_v12;
-  std::vector<uint32_t> reconnect, reset;
+  std::vector<std::pair<uint32_t, Session*>> reconnect, reset;  // handled once the new tables are in
   ForEachSession([&](uint32_t idx, Session& s) {
     const SessionRemap r = RemapSession(remap, s);
     uint16_t listener = r.listener;
@@ -89,8 +89,8 @@ void ProxyEngine::Reconfigure(const ConfigSnapshot& from, const TlsListeners* fr
     s.backend_index = r.backend_index;
     s.tried_backends = r.tried_backends;
     s.counted_on_backend = r.counted_on_backend;
-    if (r.fate == SessionFate::kReconnect) reconnect.push_back(idx);
-    if (r.fate == SessionFate::kReset) reset.push_back(idx);
+    if (r.fate == SessionFate::kReconnect) reconnect.emplace_back(idx, &s);
+    if (r.fate == SessionFate::kReset) reset.emplace_back(idx, &s);
   });
 
   // Per-listener TLS 1.2 configs. The current ones stay alive (retired_tls12_): TLS
@@ -113,17 +113,17 @@ void ProxyEngine::Reconfigure(const ConfigSnapshot& from, const TlsListeners* fr
   listeners_ = std::move(listeners);
   pools_ = std::move(pools);
 
-  for (uint32_t idx : reset) {
-    Session& s = sessions_[idx];
+  for (auto [idx, session] : reset) {
+    Session& s = *session;
     counters_.Count(Counter::kReloadSessionsReset);
     if (s.client.state != tcp::TcpState::kClosed) ClientEp(idx).Abort();
     if (s.backend_open && s.backend.state != tcp::TcpState::kClosed) BackendEp(idx).Abort();
     Touch(idx, now_us, false);
   }
-  for (uint32_t idx : reconnect) {
+  for (auto [idx, session] : reconnect) {
     // The attempt was still in SYN-SENT (nothing to reset: RFC 9293 3.10.5 sends a RST
     // only from synchronized states); its flow and SNAT port go back, a new one starts.
-    Session& s = sessions_[idx];
+    Session& s = *session;
     counters_.Count(Counter::kReloadReconnects);
     CloseBackendFlow(s);
     s.connect_deadline_us = tcp::kNoDeadline;

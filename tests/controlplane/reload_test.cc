@@ -12,6 +12,7 @@
 
 #include "controlplane/api.h"
 #include "controlplane/config.h"
+#include "controlplane/ctl.h"
 #include "controlplane/reload.h"
 #include "tests/controlplane/fake_stats.h"
 
@@ -240,6 +241,31 @@ TEST(ReloadApi, RefusedWhenNotWired) {
   EXPECT_EQ(DispatchApiRequest(R"({"command":"reload"})", s)["error"], "this baton cannot reload");
   EXPECT_EQ(DispatchApiRequest(R"({"command":"rotate-ticket-keys"})", s)["error"],
             "this baton cannot rotate ticket keys");
+}
+
+TEST(ReloadCtl, RequestsAndReport) {
+  auto find = [](const std::string& name) {
+    for (const CtlCommand& c : CtlCommands())
+      if (c.name == name) return c;
+    ADD_FAILURE() << name;
+    return CtlCommand{};
+  };
+  std::string error;
+  EXPECT_EQ(CtlRequest(find("reload"), {}, error), R"({"command":"reload"})");
+  EXPECT_EQ(CtlRequest(find("reload"), {"/etc/baton/../baton/b.toml"}, error),
+            R"({"command":"reload","path":"/etc/baton/b.toml"})");
+  const json relative = json::parse(CtlRequest(find("reload"), {"b.toml"}, error));
+  EXPECT_EQ(relative["path"], (std::filesystem::current_path() / "b.toml").string());
+  EXPECT_EQ(CtlRequest(find("reload"), {"a", "b"}, error), "");
+  EXPECT_EQ(error, "usage: baton ctl reload [FILE]");
+  EXPECT_EQ(CtlRequest(find("reload-certs"), {}, error), R"({"command":"reload-certs"})");
+  EXPECT_EQ(CtlRequest(find("rotate-ticket-keys"), {"x"}, error), "");
+  EXPECT_EQ(error, "rotate-ticket-keys takes no arguments");
+  const json r{{"config_generation", 3}, {"reloads_ok", 2}, {"reloads_failed", 1}, {"cert_reloads_ok", 4},
+               {"ticket_rotations_ok", 5}, {"source", "/etc/baton/b.toml"}};
+  EXPECT_EQ(FormatCtlResult("reload", r),
+            "reload: done; config generation 3 (/etc/baton/b.toml); reloads 2 ok, 1 failed; certificate reloads 4; "
+            "ticket-key rotations 5\n");
 }
 
 }  // namespace

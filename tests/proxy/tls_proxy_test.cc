@@ -598,6 +598,27 @@ TEST(TlsProxyReload, RemovedListenerResetsHandshakesKeepsEstablished) {
   EXPECT_EQ(again.error, 0);
 }
 
+// An engine started without TLS gets its first TLS listener by a reload.
+TEST(TlsProxyReload, FirstTlsListenerByReload) {
+  BedOptions o;
+  o.tcp.buffer_bytes = 64 * kKiB;  // a TLS flight must fit (TlsBed's size)
+  ProxyBed bed(o);
+  Conn& plain = bed.Connect(kPortRoundRobin);
+  plain.out = {'p'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 1; }))
+      << Describe(bed);
+  ASSERT_EQ(bed.Reload([](ConfigSnapshot& c) { TlsBed().edit_config(c); }), std::vector<std::string>{});
+  SslClient tls("www.example.com");
+  Conn& client = bed.Connect(kPortTls);
+  tls.Attach(client);
+  tls.plain_out = {'t'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.BackendConns().size() == 2 && bed.LastBackendConn()->in.size() == 1; }))
+      << Describe(bed);
+  EXPECT_EQ(tls.error, 0);
+  plain.out.push_back('q');
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.BackendConns()[0]->in.size() == 2; })) << Describe(bed);
+}
+
 // A ticket issued before a rotation still opens after it (the keys a resumption would
 // try), a config or certificate reload keeps the keys, and after kMaxRotatedTicketKeys
 // rotations the first key is gone. (Resumption itself across a rotation, with
