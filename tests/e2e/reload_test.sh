@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end: live reload on box A (docs/CONFIG.md "Live reload"), under wrk load over
 # HTTP and HTTPS and a loop of new HTTPS connections: (a) a reloaded config adds a
-# backend and changes a weight (a disabled backend stays disabled), (b) the certificate
+# backend and changes a weight (a disabled backend stays disabled), then another removes
+# a backend that keep-alive connections are on (they carry on), (b) the certificate
 # files are swapped for a newly issued one and reloaded, (c) the ticket keys rotate.
 # No request may fail. An invalid config and a change that needs a restart are refused
 # with their exact errors and change nothing; after the certificate reload a new
@@ -18,7 +19,7 @@ NAME=reload-e2e
 CTL=(ip netns exec bt-a "${BATON}" ctl --name "${NAME}")
 CONF="${E2E_TMP}/baton.toml"
 CERTS="${E2E_TMP}/tls"
-WRK_SECONDS=10
+WRK_SECONDS=12
 
 echo "== reload: live config reload, certificate reload and ticket-key rotation on box A"
 testbed_up --boxes 1 >"${E2E_TMP}/testbed.log" 2>&1 || { cat "${E2E_TMP}/testbed.log"; exit 1; }
@@ -96,7 +97,16 @@ check "reload of the changed config (${out})" grep -q "^reload: done; config gen
 check "web now: 101 enabled, 102 still disabled, 103 weight 3 ($(web_backends))" \
   test "$(web_backends)" = "198.18.3.101:80=enabled/1,198.18.3.102:80=disabled/1,198.18.3.103:80=enabled/3"
 "${CTL[@]}" backend web 198.18.3.102:80 enable >/dev/null
-sleep 2
+sleep 1.5
+# (a2) .101 leaves the pool; wrk's keep-alive connections to it keep going.
+a101=$("${CTL[@]}" backends --json | py "[b['active_sessions'] for b in j if b['address'] == '198.18.3.101:80' and b['pool'] == 'web'][0]")
+check "before .101 leaves: it holds live sessions (${a101})" test "${a101}" -gt 0
+sed -i 's|^backends = \["198.18.3.101:80", "198.18.3.102:80", {|backends = ["198.18.3.102:80", {|' "${CONF}"
+out=$("${CTL[@]}" reload 2>&1) || true
+check "reload without 198.18.3.101:80 (${out})" grep -q "^reload: done; config generation 3" <<<"${out}"
+check "web now: 102 enabled again, 103 weight 3 ($(web_backends))" \
+  test "$(web_backends)" = "198.18.3.102:80=enabled/1,198.18.3.103:80=enabled/3"
+sleep 1.5
 
 # (b) A newly issued certificate from the testbed CA over the files, then reload-certs.
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "${E2E_TMP}/new.key" 2>/dev/null
@@ -146,11 +156,11 @@ check "the running certificate is still the new one" test "$(serial)" = "serial=
 b103=$("${CTL[@]}" backends --json | py "[b['sessions_started'] for b in j if b['address'] == '198.18.3.103:80' and b['pool'] == 'web'][0]")
 check "the backend the reload added took new sessions (${b103})" test "${b103}" -gt 0
 stats=$("${CTL[@]}" stats --json)
-check "reload counters: generation 2, reloads 1 ok 2 failed, certs 1 ok 1 failed, rotations 1" \
-  test "$(py "'%d %d %d %d %d %d' % tuple(j['reload'][k] for k in ('config_generation', 'reloads_ok', 'reloads_failed', 'cert_reloads_ok', 'cert_reloads_failed', 'ticket_rotations_ok'))" <<<"${stats}")" = "2 1 2 1 1 1"
+check "reload counters: generation 3, reloads 2 ok 2 failed, certs 1 ok 1 failed, rotations 1" \
+  test "$(py "'%d %d %d %d %d %d' % tuple(j['reload'][k] for k in ('config_generation', 'reloads_ok', 'reloads_failed', 'cert_reloads_ok', 'cert_reloads_failed', 'ticket_rotations_ok'))" <<<"${stats}")" = "3 2 2 1 1 1"
 metrics=$(ip netns exec bt-a curl -sS -m 5 http://127.0.0.1:9180/metrics || true)
-check "metrics: baton_config_generation 2, baton_reloads_total{result=\"failed\"} 2" \
-  bash -c 'grep -q "^baton_config_generation 2$" <<<"$1" && grep -q "^baton_reloads_total{result=\"failed\"} 2$" <<<"$1"' _ "${metrics}"
+check "metrics: baton_config_generation 3, baton_reloads_total{result=\"failed\"} 2" \
+  bash -c 'grep -q "^baton_config_generation 3$" <<<"$1" && grep -q "^baton_reloads_total{result=\"failed\"} 2$" <<<"$1"' _ "${metrics}"
 settle_stats
 echo "    box A: $(box_stat box-a '"TLS handshakes %d, failures %d/%d, resumed %d; reload resets %d, reconnects %d" % (s["counters"]["tls_handshakes"], s["counters"]["tls_handshake_failures"], s["counters"]["tls_session_failures"], s["counters"]["tls_resumed"], s["counters"]["reload_sessions_reset"], s["counters"]["reload_reconnects"])')"
 check "no TLS handshake failed" test "$(box_stat box-a 's["counters"]["tls_handshake_failures"]')" = 0
