@@ -620,10 +620,9 @@ TEST(TlsProxyReload, FirstTlsListenerByReload) {
 }
 
 // A ticket issued before a rotation still opens after it (the keys a resumption would
-// try), a config or certificate reload keeps the keys, and after kMaxRotatedTicketKeys
-// rotations the first key is gone. (Resumption itself across a rotation, with
-// openssl s_client against baton, is in tests/e2e/reload_test.sh.)
-TEST(TlsProxyReload, TicketOpensAcrossOneRotation) {
+// try) and libssl resumes with it, a config or certificate reload keeps the keys, and
+// after kMaxRotatedTicketKeys rotations the first key is gone (a full handshake).
+TEST(TlsProxyReload, TicketResumesAcrossOneRotation) {
   ProxyBed bed(TlsBed());
   SslClient t("www.example.com");
   Conn& c = bed.Connect(kPortTls);
@@ -631,7 +630,8 @@ TEST(TlsProxyReload, TicketOpensAcrossOneRotation) {
   t.plain_out = {'q'};
   ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 1; }))
       << Describe(bed);
-  bed.LastBackendConn()->out = {'r'};
+  Conn& backend = *bed.LastBackendConn();
+  backend.out = {'r'};
   ASSERT_TRUE(bed.RunUntil([&] { return t.plain_in.size() == 1; })) << Describe(bed);  // tickets read too
   SSL_SESSION* session = SSL_get1_session(t.ssl);
   ASSERT_NE(session, nullptr);
@@ -657,9 +657,28 @@ TEST(TlsProxyReload, TicketOpensAcrossOneRotation) {
   EXPECT_EQ((*keys)[1].name, first_key.name);
   EXPECT_EQ(bed.LiveTls().For(kTlsListener)->tls12_ticket_keys.size(), 2u);
   EXPECT_TRUE(opens());
+  // libssl resumes with it (`t` is still open: freeing an SSL that did not shut down
+  // makes its session non-resumable).
+  auto resumes = [&] {
+    SslClient r("www.example.com");
+    SSL_set_session(r.ssl, session);
+    Conn& rc = bed.Connect(kPortTls);
+    r.Attach(rc);
+    r.plain_out = {'x'};
+    const size_t n = bed.BackendConns().size();
+    EXPECT_TRUE(bed.RunUntil([&] { return bed.BackendConns().size() == n + 1 && bed.LastBackendConn()->in.size() == 1; }))
+        << Describe(bed);
+    EXPECT_EQ(r.error, 0);
+    const bool reused = SSL_session_reused(r.ssl) == 1;
+    SSL_shutdown(r.ssl);
+    rc.app = nullptr;  // `r` ends here; its connection stays open, idle
+    return reused;
+  };
+  EXPECT_TRUE(resumes());
+  EXPECT_EQ(bed.Counted(Counter::kTlsResumed), 1u);
   // The session begun before the rotation carries on.
   t.plain_out.push_back('s');
-  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn()->in.size() == 2; })) << Describe(bed);
+  ASSERT_TRUE(bed.RunUntil([&] { return backend.in.size() == 2; })) << Describe(bed);
 
   ASSERT_EQ(bed.Reload(nullptr), std::vector<std::string>{});  // reload-certs keeps the keys
   keys = &bed.LiveTls().For(kTlsListener)->ticket_keys;
@@ -668,6 +687,7 @@ TEST(TlsProxyReload, TicketOpensAcrossOneRotation) {
   for (size_t i = 1; i < kMaxRotatedTicketKeys; ++i) bed.RotateTicketKeys();
   EXPECT_EQ(bed.LiveTls().For(kTlsListener)->ticket_keys.size(), kMaxRotatedTicketKeys);
   EXPECT_FALSE(opens());
+  EXPECT_FALSE(resumes());  // a full handshake instead
   SSL_SESSION_free(session);
   EXPECT_EQ(t.error, 0);
   EXPECT_EQ(bed.Counted(Counter::kTlsHandshakeFailures), 0u);
