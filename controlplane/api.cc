@@ -143,6 +143,42 @@ json RebalanceCommand(const ApiSources& s, const json& req) {
   return json{{"from", from}, {"to", to}, {"share", share->get<double>()}, {"moved", moved}};
 }
 
+// A change the data plane or the config loader refused: its text goes to the caller as
+// it is (no "internal error"), and nothing changed.
+struct Refused : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+json ReloadResult(const ApiSources& s) {
+  json r = s.stats ? StatsToJson(s.stats())["reload"] : json::object();
+  if (s.config != nullptr) r["source"] = s.config->source;
+  return r;
+}
+
+json ReloadCommand(const ApiSources& s, const json& req) {
+  if (!s.reload) throw Refused("this baton cannot reload");
+  std::string path;
+  if (const auto it = req.find("path"); it != req.end()) {
+    if (!it->is_string() || it->get_ref<const std::string&>().empty())
+      throw std::invalid_argument("\"path\" must be a non-empty string (a config file), got " + it->dump().substr(0, 64));
+    path = it->get<std::string>();
+  }
+  if (std::string err = s.reload(path); !err.empty()) throw Refused(err);
+  return ReloadResult(s);
+}
+
+json ReloadCertsCommand(const ApiSources& s, const json&) {
+  if (!s.reload_certs) throw Refused("this baton cannot reload certificates");
+  if (std::string err = s.reload_certs(); !err.empty()) throw Refused(err);
+  return ReloadResult(s);
+}
+
+json RotateTicketKeysCommand(const ApiSources& s, const json&) {
+  if (!s.rotate_ticket_keys) throw Refused("this baton cannot rotate ticket keys");
+  if (std::string err = s.rotate_ticket_keys(); !err.empty()) throw Refused(err);
+  return ReloadResult(s);
+}
+
 struct Command {
   std::string_view name;
   json (*run)(const ApiSources&, const json& request);
@@ -153,7 +189,9 @@ constexpr std::string_view kBackendArguments[] = {"pool", "backend", "action", "
 constexpr std::string_view kWorkerArguments[] = {"worker", "action"};
 constexpr std::string_view kRebalanceArguments[] = {"from", "to", "share"};
 
-const std::array<Command, 10> kCommands = {{
+constexpr std::string_view kReloadArguments[] = {"path"};
+
+const std::array<Command, 13> kCommands = {{
     {"stats", [](const ApiSources& s, const json&) { return StatsToJson(s.stats()); }, {}},
     {"stats.drops", [](const ApiSources& s, const json&) { return DropsToJson(s.stats()); }, {}},
     {"sessions", [](const ApiSources& s, const json&) { return SessionsToJson(s.stats()); }, {}},
@@ -166,6 +204,9 @@ const std::array<Command, 10> kCommands = {{
     {"backend", ChangeBackendCommand, kBackendArguments},
     {"worker", WorkerCommand, kWorkerArguments},
     {"rebalance", RebalanceCommand, kRebalanceArguments},
+    {"reload", ReloadCommand, kReloadArguments},
+    {"reload-certs", ReloadCertsCommand, {}},
+    {"rotate-ticket-keys", RotateTicketKeysCommand, {}},
 }};
 
 }  // namespace
@@ -204,6 +245,8 @@ json DispatchApiRequest(std::string_view request, const ApiSources& sources) {
       return Ok(c.run(sources, req));
     } catch (const std::invalid_argument& e) {
       return Error(e.what());  // a refused argument: nothing changed
+    } catch (const Refused& e) {
+      return Error(e.what());
     } catch (const std::exception& e) {
       // The data plane's refusals ("worker 1 is not running") are not internal errors.
       const bool changes = c.name == "backend" || c.name == "worker" || c.name == "rebalance";

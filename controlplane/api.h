@@ -30,12 +30,18 @@ struct ApiSources {
   // dp::HaltWorker and dp::Rebalance in baton run; unset: refused.
   std::function<std::string(uint16_t worker)> halt_worker;
   std::function<std::string(uint16_t from, uint16_t to, double share, uint64_t& moved)> rebalance;
+  // Live reload (cp::Reloader in baton run): "" on success, else why nothing changed.
+  // `reload` takes a config path; "" means the file the running config came from. On
+  // success `config` already points at the new snapshot. Unset: refused.
+  std::function<std::string(const std::string& path)> reload;
+  std::function<std::string()> reload_certs;
+  std::function<std::string()> rotate_ticket_keys;
 };
 
 // `request` is one line without its newline: {"command":"stats"}. Returns
 // {"ok":true,"result":...} or {"ok":false,"error":"..."}; never throws. Only the
-// "backend", "worker" and "rebalance" commands change anything, and a refused request
-// changes nothing.
+// "backend", "worker", "rebalance" and the reload commands change anything, and a
+// refused request changes nothing.
 nlohmann::json DispatchApiRequest(std::string_view request, const ApiSources& sources);
 
 // The command names, in the order docs/API.md lists them.

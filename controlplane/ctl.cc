@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <filesystem>
 #include <sstream>
 
 #include "controlplane/stats_report.h"
@@ -73,6 +74,10 @@ const std::vector<CtlCommand>& CtlCommands() {
        "change a backend: backend POOL ADDRESS:PORT enable|disable|drain, or backend POOL ADDRESS:PORT weight N"},
       {"worker", "worker", "worker halt N: stop worker N as a stuck core would (another takes over its sessions)"},
       {"rebalance", "rebalance", "rebalance FROM TO SHARE: move SHARE (0..1] of worker FROM's sessions to worker TO"},
+      {"reload", "reload", "reload the config file baton was started with, or reload FILE; refused: nothing changes"},
+      {"reload-certs", "reload-certs", "read every TLS listener's certificate and key files again"},
+      {"rotate-ticket-keys", "rotate-ticket-keys",
+       "a new session-ticket key (the previous ones still resume); re-reads ticket_key_file"},
   };
   return commands;
 }
@@ -158,6 +163,11 @@ std::string FormatCtlResult(const std::string& command, const json& r) {
   } else if (command == "rebalance") {
     o << "moved " << U(r, "moved") << " session(s) from worker " << U(r, "from") << " to worker " << U(r, "to")
       << "\n";
+  } else if (command == "reload" || command == "reload-certs" || command == "rotate-ticket-keys") {
+    o << command << ": done; config generation " << U(r, "config_generation");
+    if (r.contains("source")) o << " (" << r.value("source", "") << ")";
+    o << "; reloads " << U(r, "reloads_ok") << " ok, " << U(r, "reloads_failed") << " failed; certificate reloads "
+      << U(r, "cert_reloads_ok") << "; ticket-key rotations " << U(r, "ticket_rotations_ok") << "\n";
   } else if (command == "version") {
     o << "baton " << r.value("version", "?") << "\n";
   } else {
@@ -197,6 +207,15 @@ std::string CtlRequest(const CtlCommand& command, const std::vector<std::string>
     req["to"] = NumberOrText(args[1]);
     req["share"] = NumberOrText(args[2]);
     return req.dump();
+  }
+  if (command.name == "reload" && args.size() <= 1) {
+    // baton runs elsewhere (another folder): the path goes absolute.
+    if (args.size() == 1) req["path"] = std::filesystem::absolute(args[0]).lexically_normal().string();
+    return req.dump();
+  }
+  if (command.name == "reload") {
+    error = "usage: baton ctl reload [FILE]";
+    return "";
   }
   if (command.name != "backend") {
     if (!args.empty()) {

@@ -31,7 +31,8 @@ int CtlCall(const std::string& socket_path, const std::string& request, nlohmann
 
 // The request line for `baton ctl COMMAND ARGS...`, or "" with `error` set (a usage
 // error: wrong number of arguments). `backend POOL ADDRESS:PORT enable|disable|drain`
-// and `backend POOL ADDRESS:PORT weight N` take arguments; the other commands none.
+// and `backend POOL ADDRESS:PORT weight N` take arguments, `reload [FILE]` one at most
+// (made absolute: baton may run in another folder); the other commands none.
 std::string CtlRequest(const CtlCommand& command, const std::vector<std::string>& args, std::string& error);
 
 // Runs `baton ctl COMMAND [ARGS...]`: asks, prints, returns the exit code.

@@ -19,6 +19,7 @@
 #include "controlplane/log_format.h"
 #include "controlplane/metrics.h"
 #include "controlplane/metrics_http.h"
+#include "controlplane/reload.h"
 #include "controlplane/stats_report.h"
 #include "dataplane/api/control.h"
 
@@ -100,21 +101,32 @@ int Run(const RunArgs& args) {
 
   // The API socket and the metrics port come first: a clash is reported before the
   // data plane takes the NICs. Both are served from the loop below, on this lcore.
-  baton::cp::ApiServer api(baton::cp::ApiSources{[] { return baton::dp::SnapshotStats(); }, &config, BATON_VERSION,
-                                                 [](const baton::dp::BackendChange& change) {
-                                                   return baton::dp::ChangeBackend(change);
-                                                 },
-                                                 [](uint16_t worker) { return baton::dp::HaltWorker(worker); },
-                                                 [](uint16_t from, uint16_t to, double share, uint64_t& moved) {
-                                                   // Below ctl's own timeout, so the answer arrives.
-                                                   return baton::dp::Rebalance(from, to, share, 3000, moved);
-                                                 }});
+  // Live reload runs on this lcore, from the API; `config` is what the API answers from,
+  // replaced only by a reload that succeeded.
+  baton::cp::Reloader reloader(config, {[](const baton::dp::ConfigSnapshot& next) { return baton::dp::Reconfigure(next); },
+                                        [] { return baton::dp::ReloadCertificates(); },
+                                        [] { return baton::dp::RotateTicketKeys(); }});
+  const auto stats = [&reloader] {
+    baton::dp::StatsSnapshot s = baton::dp::SnapshotStats();
+    s.reload = reloader.Stats();
+    return s;
+  };
+  baton::cp::ApiSources sources{stats, &config, BATON_VERSION,
+                                [](const baton::dp::BackendChange& change) { return baton::dp::ChangeBackend(change); }};
+  sources.reload = [&reloader](const std::string& path) { return reloader.Reload(path); };
+  sources.reload_certs = [&reloader] { return reloader.ReloadCertificates(); };
+  sources.rotate_ticket_keys = [&reloader] { return reloader.RotateTicketKeys(); };
+  sources.halt_worker = [](uint16_t worker) { return baton::dp::HaltWorker(worker); };
+  sources.rebalance = [](uint16_t from, uint16_t to, double share, uint64_t& moved) {
+    return baton::dp::Rebalance(from, to, share, 3000, moved);  // below ctl's own timeout
+  };
+  baton::cp::ApiServer api(std::move(sources));
   const std::string api_path = args.api_socket.empty() ? baton::cp::DefaultApiSocketPath(args.name) : args.api_socket;
   if (const std::string err = api.Listen(api_path); !err.empty()) {
     std::cerr << "baton: API socket: " << err << std::endl;
     return 1;
   }
-  baton::cp::MetricsServer metrics([] { return baton::cp::MetricsText(baton::dp::SnapshotStats(), BATON_VERSION); });
+  baton::cp::MetricsServer metrics([&stats] { return baton::cp::MetricsText(stats(), BATON_VERSION); });
   if (args.metrics != "off") {
     const auto at = baton::cp::HostPort::Parse(args.metrics);
     if (!at) {
@@ -161,7 +173,7 @@ int Run(const RunArgs& args) {
     if (api_first > 0) metrics.Service(fds[0]);
     api.Service(std::span<const pollfd>(fds).subspan(api_first), now);
     if (!args.stats_file.empty() && now >= next_stats) {
-      if (!baton::cp::WriteStatsFile(args.stats_file, baton::dp::SnapshotStats()))
+      if (!baton::cp::WriteStatsFile(args.stats_file, stats()))
         std::cerr << "baton: cannot write " << args.stats_file << std::endl;
       next_stats = now + std::chrono::milliseconds(args.stats_interval_ms);
     }
@@ -170,7 +182,8 @@ int Run(const RunArgs& args) {
   std::cout << "baton: stopping" << std::endl;
   metrics.Stop();  // before the data plane goes: no scrape may render after Stop()
   api.Close();
-  const baton::dp::StatsSnapshot final_stats = baton::dp::Stop();
+  baton::dp::StatsSnapshot final_stats = baton::dp::Stop();
+  final_stats.reload = reloader.Stats();
   WriteDataplaneLogs(log_records);
   if (!args.stats_file.empty()) (void)baton::cp::WriteStatsFile(args.stats_file, final_stats);
   std::cout << baton::cp::StatsReport(final_stats) << "baton: stopped" << std::endl;
@@ -229,7 +242,7 @@ int main(int argc, char** argv) {
     ctl_help += "\n  " + c.name + ": " + c.help;
   }
   ctl->add_option("command", ctl_command, ctl_help)->required()->check(CLI::IsMember(ctl_names));
-  ctl->add_option("args", ctl_args, "the command's arguments (backend POOL ADDRESS:PORT ACTION [N])");
+  ctl->add_option("args", ctl_args, "the command's arguments (backend POOL ADDRESS:PORT ACTION [N]; reload [FILE])");
   ctl->footer("exit status: 0 ok, 1 baton answered with an error, 2 usage error or cannot connect");
 
   std::string check_path;

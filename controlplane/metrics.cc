@@ -52,6 +52,8 @@ constexpr std::array<CounterFamily, dp::Idx(dp::Counter::kCount)> kCounterFamili
     {"baton_sessions_adopted_total", "Sessions taken over from a worker declared stalled."},
     {"baton_sessions_handed_off_total", "Sessions released to another worker by a rebalance."},
     {"baton_sessions_handoffs_accepted_total", "Sessions received from another worker by a rebalance."},
+    {"baton_reload_sessions_reset_total", "Sessions reset because a reload removed their listener before they reached a backend."},
+    {"baton_reload_reconnects_total", "Sessions a reload moved off a removed backend they were still connecting to."},
 }};
 static_assert(!kCounterFamilies.back().name.empty(), "a dp::Counter lacks its metric family");
 
@@ -285,6 +287,21 @@ std::string MetricsText(const dp::StatsSnapshot& stats, std::string_view version
   page.Family("baton_backend_weight", "gauge", "The backend's current weight (0: no new sessions).");
   for (const dp::BackendStats& b : stats.backends)
     page.Sample("baton_backend_weight", {{"pool", b.pool}, {"backend", b.address}}, b.weight);
+
+  // Live reload (docs/API.md "reload").
+  const dp::ReloadStats& r = stats.reload;
+  page.Family("baton_config_generation", "gauge", "Generation of the running config: 1 at start, +1 per reload.");
+  page.Sample("baton_config_generation", {}, r.config_generation);
+  page.Family("baton_reloads_total", "counter", "Config reloads (baton ctl reload), by result.");
+  page.Sample("baton_reloads_total", {{"result", "ok"}}, r.reloads_ok);
+  page.Sample("baton_reloads_total", {{"result", "failed"}}, r.reloads_failed);
+  page.Family("baton_certificate_reloads_total", "counter", "Certificate reloads (baton ctl reload-certs), by result.");
+  page.Sample("baton_certificate_reloads_total", {{"result", "ok"}}, r.cert_reloads_ok);
+  page.Sample("baton_certificate_reloads_total", {{"result", "failed"}}, r.cert_reloads_failed);
+  page.Family("baton_ticket_key_rotations_total", "counter",
+              "Session-ticket key rotations (baton ctl rotate-ticket-keys), by result.");
+  page.Sample("baton_ticket_key_rotations_total", {{"result", "ok"}}, r.ticket_rotations_ok);
+  page.Sample("baton_ticket_key_rotations_total", {{"result", "failed"}}, r.ticket_rotations_failed);
   return page.Take();
 }
 

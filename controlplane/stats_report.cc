@@ -140,6 +140,14 @@ nlohmann::json StatsToJson(const dp::StatsSnapshot& stats) {
   }
   out["latency"] = std::move(latency);
   out["latency_bounds_us"] = dp::kLatencyBoundsUs;
+  const dp::ReloadStats& r = stats.reload;
+  out["reload"] = {{"config_generation", r.config_generation},
+                   {"reloads_ok", r.reloads_ok},
+                   {"reloads_failed", r.reloads_failed},
+                   {"cert_reloads_ok", r.cert_reloads_ok},
+                   {"cert_reloads_failed", r.cert_reloads_failed},
+                   {"ticket_rotations_ok", r.ticket_rotations_ok},
+                   {"ticket_rotations_failed", r.ticket_rotations_failed}};
   return out;
 }
 
@@ -220,6 +228,10 @@ dp::StatsSnapshot StatsFromJson(const nlohmann::json& j) {
     }
     s.lcores.push_back(std::move(ls));
   }
+  const json reload = j.value("reload", empty_object);
+  s.reload = {u64(reload, "config_generation"), u64(reload, "reloads_ok"),          u64(reload, "reloads_failed"),
+              u64(reload, "cert_reloads_ok"),   u64(reload, "cert_reloads_failed"), u64(reload, "ticket_rotations_ok"),
+              u64(reload, "ticket_rotations_failed")};
   return s;
 }
 
@@ -254,6 +266,12 @@ std::string StatsReport(const dp::StatsSnapshot& stats) {
       << " p99 " << FormatUs(t.QuantileUs(0.99));
   }
   o << "\n";
+  if (const dp::ReloadStats& r = stats.reload; r.config_generation != 0) {
+    o << "config generation " << r.config_generation << ": reloads " << r.reloads_ok << " ok, " << r.reloads_failed
+      << " failed; certificate reloads " << r.cert_reloads_ok << " ok, " << r.cert_reloads_failed
+      << " failed; ticket-key rotations " << r.ticket_rotations_ok << " ok, " << r.ticket_rotations_failed
+      << " failed\n";
+  }
   for (const dp::LcoreStats& l : stats.lcores) {
     o << "worker " << l.worker << " (lcore " << l.lcore << "): rx " << l.rx_packets << ", tx " << l.tx_packets
       << ", passes " << l.passes << " (busy " << l.busy_passes << "), idle sleeps " << l.sleeps

@@ -21,6 +21,7 @@
 #include "dataplane/api/control.h"
 #include "dataplane/health_runner.h"
 #include "dataplane/lb/health.h"
+#include "dataplane/live_config.h"
 #include "dataplane/port.h"
 #include "dataplane/proxy/session_space.h"
 #include "dataplane/worker.h"
@@ -28,6 +29,17 @@
 
 namespace baton::dp {
 namespace {
+
+// Generations of the running config kept for live sessions (docs/CONFIG.md "Live
+// reload"): each holds certificates and keys that TLS sessions may still point into, so
+// none is freed before exit, and reloads stop at this many.
+constexpr size_t kMaxGenerations = 1024;
+
+struct Generation {
+  std::shared_ptr<const ConfigSnapshot> config;  // shared by the generations reload-certs or a rotation made
+  std::unique_ptr<TlsListeners> tls;
+  std::unique_ptr<LiveConfig> live;
+};
 
 struct Dataplane {
   bool eal_ready = false;
@@ -41,7 +53,9 @@ struct Dataplane {
   std::unique_ptr<WorkerControl[]> controls;
   uint16_t worker_count = 0;
   std::vector<std::unique_ptr<Worker>> workers;
-  TlsListeners tls;  // certificates of the TLS listeners, shared by the workers
+  // Every config generation since start, the running one last (main lcore only; the
+  // workers see them through `admin`).
+  std::vector<Generation> generations;
   bool launched = false;
   // Backend admin state: the workers' one publish point, and the snapshots that may
   // still be read (the current one last). Main lcore only, except `admin` (atomic).
@@ -129,6 +143,61 @@ const char* StateName(WorkerState s) {
   return "?";
 }
 
+// The admin snapshot for a new generation: the backends of `next`, each with the admin
+// state its namesake (same pool name, same address:port) has now, and the weight the new
+// config gives it.
+std::unique_ptr<AdminSnapshot> AdminFor(const ConfigSnapshot& next, const ConfigSnapshot& cur,
+                                        const AdminSnapshot& cur_admin) {
+  auto a = std::make_unique<AdminSnapshot>();
+  a->generation = cur_admin.generation + 1;
+  for (const PoolConfig& pool : next.pools) {
+    std::vector<BackendAdminState>& states = a->pools.emplace_back();
+    for (const BackendConfig& b : pool.backends) {
+      BackendAdminState st{BackendAdmin::kEnabled, b.weight};
+      for (size_t p = 0; p < cur.pools.size() && p < cur_admin.pools.size(); ++p) {
+        if (cur.pools[p].name != pool.name) continue;
+        for (size_t i = 0; i < cur.pools[p].backends.size() && i < cur_admin.pools[p].size(); ++i)
+          if (cur.pools[p].backends[i].address == b.address && cur.pools[p].backends[i].port == b.port)
+            st.admin = cur_admin.pools[p][i].admin;
+      }
+      states.push_back(st);
+    }
+  }
+  return a;
+}
+
+// Makes `config` + `tls` the running generation: one AdminSnapshot publication, which
+// every worker applies at the start of its next pass. Main lcore only.
+void PublishGeneration(std::shared_ptr<const ConfigSnapshot> config, std::unique_ptr<TlsListeners> tls) {
+  Dataplane& dp = Dp();
+  const Generation& cur = dp.generations.back();
+  Generation next;
+  next.live = std::make_unique<LiveConfig>(LiveConfig{cur.live->generation + 1, config.get(), tls.get()});
+  next.config = std::move(config);
+  next.tls = std::move(tls);
+  std::unique_ptr<AdminSnapshot> admin = AdminFor(*next.config, *cur.config, *dp.admin_snapshots.back());
+  admin->live = next.live.get();
+  dp.pools = next.config->pools;
+  dp.generations.push_back(std::move(next));
+  PublishAdmin(std::move(admin));
+}
+
+std::string JoinLines(const std::vector<std::string>& lines) {
+  std::string all;
+  for (const std::string& e : lines) all += (all.empty() ? "" : "\n") + e;
+  return all;
+}
+
+// Why a new generation cannot be made now, or "".
+std::string CannotPublish() {
+  const Dataplane& dp = Dp();
+  if (dp.generations.empty() || dp.admin_snapshots.empty()) return "the data plane is not running";
+  if (dp.generations.size() >= kMaxGenerations)
+    return "refused: " + std::to_string(kMaxGenerations) +
+           " config generations are kept for the sessions that may use them; restart baton to reload again";
+  return "";
+}
+
 }  // namespace
 
 std::string HaltWorker(uint16_t worker) {
@@ -179,6 +248,44 @@ std::string Rebalance(uint16_t from, uint16_t to, double share, uint32_t timeout
   return "";
 }
 
+std::string Reconfigure(const ConfigSnapshot& next) {
+  if (std::string err = CannotPublish(); !err.empty()) return err;
+  const Generation& cur = Dp().generations.back();
+  // What the workers cannot change live (controlplane/reload.cc says it first, in detail).
+  const ConfigSnapshot& run = *cur.config;
+  if (next.dataplane.workers != run.dataplane.workers || next.ports.size() != run.ports.size() ||
+      next.tcp.max_sessions != run.tcp.max_sessions || next.tcp.buffer_bytes != run.tcp.buffer_bytes ||
+      run.listeners.empty() != next.listeners.empty())
+    return "refused: workers, ports, tcp.max_sessions, tcp.buffer_kib and having listeners at all cannot change live";
+  std::vector<std::string> errors;
+  auto tls = std::make_unique<TlsListeners>(TlsListeners::Reload(next, run, *cur.tls, errors));
+  if (!errors.empty()) return JoinLines(errors);
+  PublishGeneration(std::make_shared<const ConfigSnapshot>(next), std::move(tls));
+  return "";
+}
+
+std::string ReloadCertificates() {
+  if (std::string err = CannotPublish(); !err.empty()) return err;
+  const Generation& cur = Dp().generations.back();
+  if (cur.tls->empty()) return "the running config has no TLS listener";
+  std::vector<std::string> errors;
+  auto tls = std::make_unique<TlsListeners>(TlsListeners::Reload(*cur.config, *cur.config, *cur.tls, errors));
+  if (!errors.empty()) return JoinLines(errors);
+  PublishGeneration(cur.config, std::move(tls));
+  return "";
+}
+
+std::string RotateTicketKeys() {
+  if (std::string err = CannotPublish(); !err.empty()) return err;
+  const Generation& cur = Dp().generations.back();
+  if (cur.tls->empty()) return "the running config has no TLS listener";
+  std::vector<std::string> errors;
+  auto tls = std::make_unique<TlsListeners>(TlsListeners::RotateTicketKeys(*cur.config, *cur.tls, errors));
+  if (!errors.empty()) return JoinLines(errors);
+  PublishGeneration(cur.config, std::move(tls));
+  return "";
+}
+
 std::string ChangeBackend(const BackendChange& change) {
   Dataplane& dp = Dp();
   if (dp.admin_snapshots.empty()) return "the data plane is not running";
@@ -212,12 +319,14 @@ std::string Start(const ConfigSnapshot& started, const StartOptions& options) {
   if (config.ports.size() > kMaxPorts) return "at most " + std::to_string(kMaxPorts) + " ports";
   // Certificates first: a bad one stops us before anything starts.
   std::vector<std::string> tls_errors;
-  dp.tls = TlsListeners::Load(config, tls_errors);
-  if (!tls_errors.empty()) {
-    std::string all;
-    for (const std::string& e : tls_errors) all += (all.empty() ? "" : "\n") + e;
-    dp.tls = {};
-    return all;
+  auto tls = std::make_unique<TlsListeners>(TlsListeners::Load(config, tls_errors));
+  if (!tls_errors.empty()) return JoinLines(tls_errors);
+  {
+    Generation first;
+    first.config = std::make_shared<const ConfigSnapshot>(config);
+    first.tls = std::move(tls);
+    first.live = std::make_unique<LiveConfig>(LiveConfig{1, first.config.get(), first.tls.get()});
+    dp.generations.push_back(std::move(first));
   }
   std::vector<std::string> args = EalArgs(config, options);
   std::vector<char*> argv;
@@ -273,6 +382,7 @@ std::string Start(const ConfigSnapshot& started, const StartOptions& options) {
   {
     auto first = std::make_unique<AdminSnapshot>();
     first->generation = 1;
+    first->live = dp.generations.back().live.get();
     for (const PoolConfig& pool : config.pools) {
       first->pools.emplace_back();
       for (const BackendConfig& b : pool.backends) first->pools.back().push_back({BackendAdmin::kEnabled, b.weight});
@@ -284,9 +394,7 @@ std::string Start(const ConfigSnapshot& started, const StartOptions& options) {
     sc.name = "s" + std::to_string(getpid());
     sc.capacity = SessionCapacity(config);
     sc.buffer_bytes = config.tcp.buffer_bytes;
-    const bool any_tls = std::any_of(config.listeners.begin(), config.listeners.end(),
-                                     [](const ListenerConfig& l) { return l.mode == ListenerMode::kTls; });
-    sc.tls_slot_bytes = any_tls ? sizeof(crypto::tls::TlsAcceptor) : 0;
+    sc.tls_slot_bytes = sizeof(crypto::tls::TlsAcceptor);  // a reload may add TLS listeners: slots are virtual memory until used
     sc.socket_id = int(rte_socket_id());
     std::string err;
     dp.space = SessionSpace::Create(sc, err);
@@ -299,8 +407,9 @@ std::string Start(const ConfigSnapshot& started, const StartOptions& options) {
   dp.controls = std::make_unique<WorkerControl[]>(dp.worker_count);
   const std::span<WorkerControl> controls(dp.controls.get(), dp.worker_count);
   for (uint16_t w = 0; w < config.dataplane.workers; ++w)
-    dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), config, dp.ports, dp.inboxes, isn_key,
-                                                  &dp.tls, dp.space.get(), controls, &dp.admin));
+    dp.workers.push_back(std::make_unique<Worker>(w, uint16_t(lcores[w]), *dp.generations.back().config, dp.ports,
+                                                  dp.inboxes, isn_key, dp.generations.back().tls.get(), dp.space.get(),
+                                                  controls, &dp.admin));
   dp.stop.store(false);
   // Health checks and logs, before the workers run.
   dp.wall_minus_tsc_us = WallClockMinus(TscNowUs());
@@ -454,6 +563,7 @@ StatsSnapshot Stop() {
   dp.admin.store(nullptr, std::memory_order_relaxed);  // no worker runs any more
   dp.admin_snapshots.clear();
   dp.health.reset();
+  dp.generations.clear();  // no session is left to point into them
   for (PortRuntime& p : dp.ports) ClosePort(p);
   dp.ports.clear();
   rte_eal_cleanup();

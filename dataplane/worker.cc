@@ -66,6 +66,9 @@ Worker::Worker(uint16_t index, uint16_t lcore, const ConfigSnapshot& config,
       controls_(controls),
       admin_(admin) {
   queues_.push_back(index_);
+  // The config generation published when we are built is the one `config` is.
+  if (admin_ != nullptr)
+    if (const AdminSnapshot* a = admin_->load(std::memory_order_acquire); a != nullptr) live_ = a->live;
   config_.burst = std::min<uint16_t>(config_.burst, kMaxBurst);
   uint16_t front = kMaxPorts, back = kMaxPorts;
   for (uint16_t i = 0; i < ports_.size(); ++i) {
@@ -118,7 +121,7 @@ void Worker::Run(const std::atomic<bool>& stop) {
     now_us = NowUs(hz);
     ++passes_;
     if (health_) health_->Sync(proxy_->MutablePools(), now_us);  // health in, passive marks out
-    ApplyAdmin();
+    ApplyAdmin(now_us);
     uint32_t work = 0;
     for (const uint16_t q : queues_) {
       work += DrainInbox(q, now_us);
@@ -369,12 +372,17 @@ uint16_t Worker::DrainInbox(uint16_t inbox, uint64_t now_us) {
   return uint16_t(n + h + k);
 }
 
-void Worker::ApplyAdmin() {
+void Worker::ApplyAdmin(uint64_t now_us) {
   if (admin_ == nullptr) return;
   // Pairs with the release store in dataplane.cc's PublishAdmin(): the snapshot's
   // contents are visible once its pointer is.
   const AdminSnapshot* a = admin_->load(std::memory_order_acquire);
   if (a == nullptr || a->generation == admin_generation_) [[likely]] return;
+  // Live reload: the first snapshot names the config we were built from; a later one
+  // may bring another (dataplane.cc keeps both alive).
+  if (a->live != nullptr && live_ != nullptr && a->live != live_ && proxy_)
+    proxy_->Reconfigure(*live_->config, live_->tls, *a->live->config, a->live->tls, a->live->generation, now_us);
+  if (a->live != nullptr) live_ = a->live;
   if (proxy_) {
     std::vector<lb::Pool>& pools = proxy_->MutablePools();
     for (size_t p = 0; p < pools.size() && p < a->pools.size(); ++p) {

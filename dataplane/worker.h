@@ -11,6 +11,7 @@
 
 #include "dataplane/api/config.h"
 #include "dataplane/api/stats.h"
+#include "dataplane/live_config.h"
 #include "dataplane/net/counters.h"
 #include "dataplane/net/l3_stack.h"
 #include "dataplane/proxy/engine.h"
@@ -74,6 +75,7 @@ struct BackendAdminState {
 struct AdminSnapshot {
   uint64_t generation = 0;
   std::vector<std::vector<BackendAdminState>> pools;
+  const LiveConfig* live = nullptr;  // the config `pools` is for; a new one: reconfigure first
 };
 
 // Counters published by a worker for the main lcore: relaxed atomics, written by the
@@ -176,7 +178,7 @@ class Worker final : private FrameSink {
   // Halted or fenced: stop touching anything shared, until `stop`.
   void Park(WorkerState why, const std::atomic<bool>& stop);
   // Applies a newly published AdminSnapshot to the pools; once per pass, one load.
-  void ApplyAdmin();
+  void ApplyAdmin(uint64_t now_us);
   void Enqueue(uint16_t port, rte_mbuf* m);
   void Flush(uint16_t port);
   void FlushAll();
@@ -221,6 +223,7 @@ class Worker final : private FrameSink {
   uint64_t admin_generation_ = 0;                    // the last snapshot applied
   std::unique_ptr<HealthRunner> health_;  // AttachHealth(); probes run on worker 0
   WorkerLog* log_ = nullptr;
+  const LiveConfig* live_ = nullptr;                 // the config the proxy runs (live reload)
   std::array<TxBuffer, kMaxPorts> tx_{};
   std::array<QueueCounters, kMaxPorts> queue_counters_{};
   uint64_t passes_ = 0, busy_passes_ = 0, sleeps_ = 0, rx_packets_ = 0, tx_packets_ = 0;

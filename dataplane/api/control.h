@@ -65,6 +65,24 @@ struct BackendChange {
 [[nodiscard]] std::string Rebalance(uint16_t from, uint16_t to, double share, uint32_t timeout_ms,
                                     uint64_t& moved);
 
+// Live reload (docs/CONFIG.md "Live reload"). Each call loads what it needs on the
+// calling (main) lcore first; on any problem it returns it, one line each, and nothing
+// changes. On success it publishes a new config generation with one atomic pointer swap
+// (inside the backend admin snapshot, so both always match); every worker switches at
+// the start of its next pass, and live sessions carry on. Empty string on success.
+//
+// Reconfigure: `next` must be validated (cp::LoadConfig) and checked against the running
+// config (cp::CheckLiveChange: ports, workers, EAL, [tcp] and [arp] cannot change live).
+// Reads its certificates; TLS listeners that keep their name keep their random ticket
+// keys. Backends that stay (same pool name, same address:port) keep their admin state
+// and counters; weights come from `next`.
+[[nodiscard]] std::string Reconfigure(const ConfigSnapshot& next);
+// Reads every TLS listener's certificate and key files again; nothing else changes.
+[[nodiscard]] std::string ReloadCertificates();
+// A new ticket-sealing key per TLS listener, the previous ones still opening tickets
+// (at most 4 kept); a listener with a ticket_key_file reads the file again instead.
+[[nodiscard]] std::string RotateTicketKeys();
+
 // Stops the workers, then the ports, and releases EAL memory. Idempotent. Returns the
 // final counters, taken after the workers stopped (so nothing is missing from them).
 StatsSnapshot Stop();

@@ -148,6 +148,8 @@ enum class Counter : uint8_t {
   kSessionsAdopted,      // sessions taken over from a worker declared stalled
   kSessionsHandedOff,    // sessions released to another worker by a rebalance
   kSessionsHandOffsAccepted,  // sessions received from another worker by a rebalance
+  kReloadSessionsReset,  // a reload removed their listener before they reached a backend
+  kReloadReconnects,     // a reload removed the backend they were connecting to: next one
   kCount
 };
 
@@ -159,6 +161,7 @@ inline constexpr std::array<std::string_view, Idx(Counter::kCount)> kCounterKey 
     "steered_to_owner", "bytes_client_to_backend", "bytes_backend_to_client",
     "tls_handshakes", "tls_resumed", "tls12_handshakes", "tls_handshake_failures", "tls_handshake_timeouts", "tls_session_failures",
     "tls_close_notifies", "sessions_adopted", "sessions_handed_off", "sessions_handoffs_accepted",
+    "reload_sessions_reset", "reload_reconnects",
 };
 static_assert(!kCounterKey.back().empty(), "a Counter lacks its key");
 
@@ -270,12 +273,21 @@ inline constexpr SessionTableField kSessionTableFields[] = {
     {"stale_claims", &SessionTableStats::stale_claims, false, "Claims that lost the race to another worker."},
 };
 
+// Live reloads, counted by the control plane that runs them (docs/API.md "reload").
+struct ReloadStats {
+  uint64_t config_generation = 0;  // the running config: 1 at start, +1 per successful reload
+  uint64_t reloads_ok = 0, reloads_failed = 0;                  // baton ctl reload
+  uint64_t cert_reloads_ok = 0, cert_reloads_failed = 0;        // baton ctl reload-certs
+  uint64_t ticket_rotations_ok = 0, ticket_rotations_failed = 0;  // baton ctl rotate-ticket-keys
+};
+
 struct StatsSnapshot {
   SessionTableStats table;
   std::vector<PortStats> ports;
   std::vector<BackendStats> backends;
   std::vector<QueueStats> queues;
   std::vector<LcoreStats> lcores;
+  ReloadStats reload;
 };
 
 }  // namespace baton::dp

@@ -276,6 +276,12 @@ void Pool::SetAvailable(uint16_t backend, bool available) noexcept {
   RecomputeEligible();
 }
 
+void Pool::CarryOver(uint16_t backend, const BackendCounters& counters, bool available) noexcept {
+  if (backend >= counters_.size()) return;
+  counters_[backend] = counters;
+  SetAvailable(backend, available);
+}
+
 void Pool::SetAdmin(uint16_t backend, BackendAdmin admin) noexcept {
   if (backend >= info_.size() || info_[backend].admin == admin) return;
   info_[backend].admin = admin;

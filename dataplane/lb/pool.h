@@ -120,6 +120,9 @@ class Pool {
   void SetWeight(uint16_t backend, uint16_t weight) noexcept;
   // Administrative state; like SetAvailable, never rebuilds the Maglev table.
   void SetAdmin(uint16_t backend, BackendAdmin admin) noexcept;
+  // Live reload (ProxyEngine::Reconfigure): a backend that was in the previous config
+  // keeps its counters (active sessions included: its sessions stay on it) and health.
+  void CarryOver(uint16_t backend, const BackendCounters& counters, bool available) noexcept;
   // 0 (the default): connect failures never mark a backend unavailable.
   void SetPassiveFall(uint32_t failures_in_a_row) noexcept { passive_fall_ = failures_in_a_row; }
   // Backends passive marking made unavailable since the last call; clears the set.

@@ -121,6 +121,7 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
     if (l.mode == ListenerMode::kTls && t == nullptr) continue;  // no certificates loaded
     listeners_.push_back({l.vip.V4HostOrder(), l.port, l.pool, l.proxy_protocol, t});
   }
+  live_listeners_ = uint16_t(listeners_.size());
   const bool any_tls = std::any_of(listeners_.begin(), listeners_.end(), [](const Listener& l) { return l.tls; });
   if (any_tls) {
     crypto_ = crypto::CryptoContext::Create();
@@ -255,8 +256,27 @@ void ProxyEngine::CountIn(uint32_t idx) noexcept {
   if (s.counted_on_backend) PoolOf(s).OnSessionStart(s.backend_index);
 }
 
+void ProxyEngine::ResetMoved(uint32_t idx, uint64_t now_us) noexcept {
+  Session& s = S(idx);
+  ++active_;
+  if (s.half_open) ++half_open_;
+  s.counted_on_backend = false;  // its indices are another config's: touch no pool
+  counters_.Count(Counter::kReloadSessionsReset);
+  if (s.client.state != TcpState::kClosed) ClientEp(idx).Abort();
+  if (s.backend_open && s.backend.state != TcpState::kClosed) BackendEp(idx).Abort();
+  EndTls(idx);
+  s.scheduled_us = kNoDeadline;
+  s.dirty = false;
+  Touch(idx, now_us, false);
+}
+
 void ProxyEngine::Acquire(uint32_t idx, uint64_t now_us) noexcept {
   Session& s = S(idx);
+  // Its listener, pool and backend indices mean something here only if they are of this
+  // engine's config generation and not one of the old engine's retired listeners: a
+  // session that moves while a reload spreads over the workers cannot be mapped (its
+  // listener may be gone), and is reset rather than misrouted.
+  if (s.config_generation != generation_ || s.listener >= live_listeners_) return ResetMoved(idx, now_us);
   CountIn(idx);
   if (s.tls && crypto_) {
     const TlsListener& l = *listeners_[s.listener].tls;
@@ -293,7 +313,8 @@ uint32_t ProxyEngine::HandOffShare(uint16_t to, double share, state::ScanCursor&
   uint32_t n = 0;
   uint32_t i = cursor.next;
   for (; i < end && n < out.size(); ++i) {
-    if (!Mine(i) || !Store().InShare(i, share)) continue;
+    // Sessions on a listener a reload retired stay home (only this engine has it).
+    if (!Mine(i) || !Store().InShare(i, share) || S(i).listener >= live_listeners_) continue;
     Release(i);
     if (Store().HandOff(worker_, i, to)) {
       out[n++] = i;
@@ -488,6 +509,7 @@ uint32_t ProxyEngine::NewClientSession(const Listener& l, const FlowKey& flow, u
   }
   Session& s = S(idx);
   s.client_flow = flow;
+  s.config_generation = generation_;
   s.listener = uint16_t(&l - listeners_.data());
   s.pool = l.pool;
   // Refused when another core just created a session for the same flow (its SYN went

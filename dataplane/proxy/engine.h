@@ -8,6 +8,7 @@
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <span>
@@ -105,6 +106,15 @@ class ProxyEngine {
   std::vector<lb::Pool>& MutablePools() noexcept { return pools_; }
   // -- end backend admin --
 
+  // -- live reload (engine_reconfigure.cc) --
+  // Control path on this worker, between bursts: switches listeners, pools and TLS
+  // listeners from `from`/`from_tls` (what the engine runs now) to `to`/`to_tls`
+  // (config generation `generation`), and remaps every session it owns
+  // (config_remap.h). Both TlsListeners must outlive the engine.
+  void Reconfigure(const ConfigSnapshot& from, const TlsListeners* from_tls, const ConfigSnapshot& to,
+                   const TlsListeners* to_tls, uint32_t generation, uint64_t now_us);
+  // -- end live reload --
+
  private:
   struct Listener {
     uint32_t vip = 0;
@@ -122,6 +132,16 @@ class ProxyEngine {
     bool operator>(const TimerEntry& o) const noexcept { return deadline_us > o.deadline_us; }
   };
   using Buffers = SessionSpace::Buffers;
+
+  // Every session this core owns as f(index, Session&) (a scan of the shared table).
+  template <class F>
+  void ForEachSession(F f) {
+    const uint32_t capacity = space_.capacity();
+    for (uint32_t i = 0; i < capacity; ++i)
+      if (Mine(i)) f(i, S(i));
+  }
+  // A session that cannot continue here (moved across a reload): both sides reset.
+  void ResetMoved(uint32_t idx, uint64_t now_us) noexcept;
 
   const Listener* FindListener(uint32_t vip, uint16_t port) const noexcept;
   void Accept(const Listener& l, const FlowKey& flow, const tcp::Segment& syn, uint64_t now_us,
@@ -182,7 +202,9 @@ class ProxyEngine {
   TcpSettings settings_;
   uint32_t snat_ip_ = 0;
   tcp::TcpConfig client_tcp_, backend_tcp_;
-  std::vector<Listener> listeners_;
+  std::vector<Listener> listeners_;  // [0, live_listeners_): the config's; then retired ones (reload)
+  uint16_t live_listeners_ = 0;
+  uint32_t generation_ = 1;  // the config generation listeners_ and pools_ are from
   std::vector<lb::Pool> pools_;
 
   SessionSpace& space_;
@@ -204,6 +226,8 @@ class ProxyEngine {
   // takes the session over rebinds it to its own configs and CryptoContext.
   std::optional<crypto::CryptoContext> crypto_;
   std::vector<crypto::tls::Tls12Config> tls12_;  // per listener; sized once, never moved
+  // The tls12_ of earlier configs: TLS sessions begun then point into them (Reconfigure).
+  std::deque<std::vector<crypto::tls::Tls12Config>> retired_tls12_;
   std::unique_ptr<crypto::tls::Tls12MemorySessionCache> tls12_cache_;
   uint64_t wall_offset_ms_ = 0;  // Unix ms minus our monotonic ms, for ticket times
 };

@@ -31,6 +31,7 @@ struct Session {
   uint64_t tls_start_us = 0;       // the client's connection established (StartTls)
   uint64_t request_start_us = 0;   // client bytes passed with none outstanding; 0: none outstanding
   uint64_t connect_start_us = 0;   // this backend connection attempt's SYN (ConnectBackend)
+  uint32_t config_generation = 0;  // the config generation listener/pool/backend_index are of
   uint16_t listener = 0;
   uint16_t pool = 0;              // the listener's, or the one a TLS route chose
   uint16_t backend_index = kNoBackend;

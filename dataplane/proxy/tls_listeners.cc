@@ -80,14 +80,15 @@ std::vector<crypto::tls::TicketKey> ReadTicketKeys(const std::string& path, std:
   return keys;
 }
 
-TlsListeners TlsListeners::Load(const ConfigSnapshot& config, std::vector<std::string>& errors) {
-  TlsListeners out;
-  out.by_listener_.resize(config.listeners.size());
-  for (size_t i = 0; i < config.listeners.size(); ++i) {
-    const ListenerConfig& l = config.listeners[i];
-    if (l.mode != ListenerMode::kTls) continue;
-    auto t = std::make_unique<TlsListener>();
-    t->config = l.tls;
+std::unique_ptr<TlsListener> TlsListeners::LoadListener(const ConfigSnapshot& config, size_t i, const Plan& plan,
+                                                        std::vector<std::string>& errors) {
+  const ListenerConfig& l = config.listeners[i];
+  auto t = std::make_unique<TlsListener>();
+  t->config = l.tls;
+  if (plan.reuse_credentials && plan.previous != nullptr) {
+    t->credentials = plan.previous->credentials;
+  } else {
+    auto creds = std::make_shared<std::vector<crypto::tls::Credential>>();
     for (size_t j = 0; j < l.tls.certificates.size(); ++j) {
       const TlsCertificateConfig& c = l.tls.certificates[j];
       std::string error;
@@ -97,37 +98,84 @@ TlsListeners TlsListeners::Load(const ConfigSnapshot& config, std::vector<std::s
                          "].tls.certificates[" + std::to_string(j) + "]: " + error);
         continue;
       }
-      t->credentials.push_back(std::move(*cred));
+      creds->push_back(std::move(*cred));
     }
-    t->server.credentials = t->credentials;
-    if (!l.tls.ticket_key_file.empty()) {
-      std::string error;
-      t->ticket_keys = ReadTicketKeys(l.tls.ticket_key_file, error);
-      if (t->ticket_keys.empty())
-        errors.push_back(config.source + ":" + std::to_string(l.tls.ticket_key_line) + ": listener[" +
-                         std::to_string(i) + "].tls.ticket_key_file: " + error);
-    } else {
-      // A key of this process's own: its tickets resume on any of its workers.
-      t->ticket_keys.resize(1);
-      if (getrandom(&t->ticket_keys[0], sizeof(t->ticket_keys[0]), 0) != sizeof(t->ticket_keys[0])) {
+    t->credentials = std::move(creds);
+  }
+  t->server.credentials = *t->credentials;
+  const TlsListener* prev = plan.previous;
+  if (!l.tls.ticket_key_file.empty()) {
+    std::string error;
+    t->ticket_keys = ReadTicketKeys(l.tls.ticket_key_file, error);
+    if (t->ticket_keys.empty())
+      errors.push_back(config.source + ":" + std::to_string(l.tls.ticket_key_line) + ": listener[" +
+                       std::to_string(i) + "].tls.ticket_key_file: " + error);
+  } else {
+    // Random keys belong to this process: its tickets resume on any of its workers. A
+    // reload keeps them (tickets already issued stay good); a rotation puts a new one first.
+    const bool keep = prev != nullptr && prev->config.ticket_key_file.empty() && !prev->ticket_keys.empty();
+    if (!keep || plan.rotate) {
+      crypto::tls::TicketKey k;
+      if (getrandom(&k, sizeof(k), 0) != sizeof(k)) {
         errors.push_back(config.source + ": listener[" + std::to_string(i) + "].tls: no random bytes for a ticket key");
-        t->ticket_keys.clear();
+      } else {
+        t->ticket_keys.push_back(k);
+      }
+      crypto::SecureWipe(&k, sizeof(k));
+    }
+    if (keep) {
+      for (const crypto::tls::TicketKey& k : prev->ticket_keys) {
+        if (t->ticket_keys.size() == kMaxRotatedTicketKeys) break;
+        t->ticket_keys.push_back(k);
       }
     }
-    // TLS 1.2 tickets (RFC 5077) use the same keys; the TLS 1.3 ones seal under a key
-    // derived from the secret, so a ticket of one version never opens as the other.
-    for (const crypto::tls::TicketKey& k : t->ticket_keys) {
-      crypto::tls::Tls12TicketKey k12;
-      static_assert(sizeof(k12.name) == sizeof(k.name) && sizeof(k12.key) == sizeof(k.secret));
-      std::copy(k.name.begin(), k.name.end(), k12.name.begin());
-      std::copy(k.secret.begin(), k.secret.end(), k12.key.begin());
-      t->tls12_ticket_keys.push_back(k12);
-    }
-    t->server.ticket_keys = t->ticket_keys;
-    t->server.tickets_per_handshake = l.tls.tickets_per_handshake;
-    std::vector<std::string_view> alpn(l.tls.alpn.begin(), l.tls.alpn.end());
-    t->server.alpn_wire = crypto::tls::EncodeAlpn(alpn);
-    out.by_listener_[i] = std::move(t);
+  }
+  // TLS 1.2 tickets (RFC 5077) use the same keys; the TLS 1.3 ones seal under a key
+  // derived from the secret, so a ticket of one version never opens as the other.
+  for (const crypto::tls::TicketKey& k : t->ticket_keys) {
+    crypto::tls::Tls12TicketKey k12;
+    static_assert(sizeof(k12.name) == sizeof(k.name) && sizeof(k12.key) == sizeof(k.secret));
+    std::copy(k.name.begin(), k.name.end(), k12.name.begin());
+    std::copy(k.secret.begin(), k.secret.end(), k12.key.begin());
+    t->tls12_ticket_keys.push_back(k12);
+  }
+  t->server.ticket_keys = t->ticket_keys;
+  t->server.tickets_per_handshake = l.tls.tickets_per_handshake;
+  std::vector<std::string_view> alpn(l.tls.alpn.begin(), l.tls.alpn.end());
+  t->server.alpn_wire = crypto::tls::EncodeAlpn(alpn);
+  return t;
+}
+
+TlsListeners TlsListeners::Load(const ConfigSnapshot& config, std::vector<std::string>& errors) {
+  TlsListeners out;
+  out.by_listener_.resize(config.listeners.size());
+  for (size_t i = 0; i < config.listeners.size(); ++i)
+    if (config.listeners[i].mode == ListenerMode::kTls) out.by_listener_[i] = LoadListener(config, i, {}, errors);
+  return out;
+}
+
+TlsListeners TlsListeners::Reload(const ConfigSnapshot& config, const ConfigSnapshot& previous_config,
+                                  const TlsListeners& previous, std::vector<std::string>& errors) {
+  TlsListeners out;
+  out.by_listener_.resize(config.listeners.size());
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    if (config.listeners[i].mode != ListenerMode::kTls) continue;
+    Plan plan;
+    for (size_t j = 0; j < previous_config.listeners.size(); ++j)
+      if (previous_config.listeners[j].name == config.listeners[i].name) plan.previous = previous.For(j);
+    out.by_listener_[i] = LoadListener(config, i, plan, errors);
+  }
+  return out;
+}
+
+TlsListeners TlsListeners::RotateTicketKeys(const ConfigSnapshot& config, const TlsListeners& current,
+                                            std::vector<std::string>& errors) {
+  TlsListeners out;
+  out.by_listener_.resize(config.listeners.size());
+  for (size_t i = 0; i < config.listeners.size(); ++i) {
+    if (config.listeners[i].mode != ListenerMode::kTls) continue;
+    const Plan plan{current.For(i), current.For(i) != nullptr, true};
+    out.by_listener_[i] = LoadListener(config, i, plan, errors);
   }
   return out;
 }

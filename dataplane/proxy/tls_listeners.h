@@ -1,7 +1,11 @@
 // TLS on the VIP listeners: per listener, its certificates and TLS server configuration,
-// loaded once at start from the snapshot and shared read-only by every worker.
+// loaded from the snapshot and shared read-only by every worker. A reload, a certificate
+// reload or a ticket-key rotation loads a new TlsListeners (a new generation); the old
+// one stays alive while sessions may still point into it (dataplane.cc keeps every
+// generation until exit, docs/CONFIG.md "Live reload").
 #pragma once
 
+#include <cstddef>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,7 +19,9 @@
 namespace baton::dp {
 
 struct TlsListener {
-  std::vector<crypto::tls::Credential> credentials;  // the server config points into this
+  // The server config points into this. Shared with later generations that did not read
+  // the files again (a ticket-key rotation).
+  std::shared_ptr<const std::vector<crypto::tls::Credential>> credentials;
   std::vector<crypto::tls::TicketKey> ticket_keys;   // and into this
   std::vector<crypto::tls::Tls12TicketKey> tls12_ticket_keys;  // the same keys, for TLS 1.2
   crypto::tls::TlsServerConfig server;
@@ -36,12 +42,29 @@ struct TlsListener {
 // problem returns an empty vector and sets `error` ("PATH:LINE: what").
 std::vector<crypto::tls::TicketKey> ReadTicketKeys(const std::string& path, std::string& error);
 
+// Random ticket keys a listener keeps across rotations: the newest seals, the others
+// still open tickets issued before the last rotations (docs/API.md rotate-ticket-keys).
+inline constexpr size_t kMaxRotatedTicketKeys = 4;
+
 class TlsListeners {
  public:
   // Reads every TLS listener's certificates and keys. Problems go to `errors`, one line
   // each, "FILE:LINE: listener[i].tls.certificates[j]: what is wrong" (FILE:LINE of the
   // config); the result is then incomplete and must not be used.
   static TlsListeners Load(const ConfigSnapshot& config, std::vector<std::string>& errors);
+
+  // A reload (`baton ctl reload`, `reload-certs`): like Load(), but a TLS listener that
+  // `previous` (loaded for `previous_config`) has under the same name keeps its random
+  // ticket keys, so the tickets it issued still resume. Ticket key files are read again.
+  static TlsListeners Reload(const ConfigSnapshot& config, const ConfigSnapshot& previous_config,
+                             const TlsListeners& previous, std::vector<std::string>& errors);
+
+  // `baton ctl rotate-ticket-keys` on the running `config`: certificates stay as loaded
+  // (shared, not read again); a listener with random keys gets a new one in front of its
+  // previous ones (at most kMaxRotatedTicketKeys in all); one with a ticket_key_file
+  // reads the file again.
+  static TlsListeners RotateTicketKeys(const ConfigSnapshot& config, const TlsListeners& current,
+                                       std::vector<std::string>& errors);
 
   // nullptr for a plain TCP listener. `listener` indexes ConfigSnapshot::listeners.
   const TlsListener* For(size_t listener) const noexcept {
@@ -50,6 +73,14 @@ class TlsListeners {
   bool empty() const noexcept;
 
  private:
+  struct Plan {
+    const TlsListener* previous = nullptr;  // the same listener in the running generation
+    bool reuse_credentials = false;         // share previous->credentials, read no file
+    bool rotate = false;                    // a fresh random key in front of the old ones
+  };
+  static std::unique_ptr<TlsListener> LoadListener(const ConfigSnapshot& config, size_t i, const Plan& plan,
+                                                   std::vector<std::string>& errors);
+
   std::vector<std::unique_ptr<TlsListener>> by_listener_;
 };
 

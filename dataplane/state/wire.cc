@@ -47,7 +47,7 @@ static_assert(sizeof(tcp::SackRange) == 8 && FieldCount<tcp::SackRange>() == 2);
 static_assert(sizeof(tcp::OooRange) == 8 && FieldCount<tcp::OooRange>() == 2);
 static_assert(sizeof(tcp::TcpStats) == 28 && FieldCount<tcp::TcpStats>() == 7);
 static_assert(sizeof(SeqNum) == 4);
-static_assert(sizeof(Session) == 1160 && FieldCount<Session>() == 29);
+static_assert(sizeof(Session) == 1160 && FieldCount<Session>() == 30);
 static_assert(sizeof(FlowKey) == 12 && FieldCount<FlowKey>() == 4);
 
 // ---- Wire enums: numbers fixed here, never the C++ enumerator values ---------------
@@ -350,6 +350,7 @@ constexpr void SessionFields(IO& io, S& s) noexcept {
   io.U64(s.tls_start_us);
   io.U64(s.request_start_us);
   io.U64(s.connect_start_us);
+  io.U32(s.config_generation);
   io.U16(s.listener);
   io.U16(s.pool);
   io.U16(s.backend_index);

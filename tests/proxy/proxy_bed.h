@@ -415,6 +415,32 @@ class ProxyBed {
     return true;
   }
 
+  // ---- Live reload ----
+
+  // What dataplane.cc does for `baton ctl reload` (edit != null) or `reload-certs`
+  // (edit == null): a new config generation with its certificates loaded (TLS listeners
+  // that keep their name keep their ticket keys), then ProxyEngine::Reconfigure between
+  // bursts. Every generation stays alive as long as the bed. Returns the TLS errors; on
+  // any, nothing changes.
+  std::vector<std::string> Reload(const std::function<void(ConfigSnapshot&)>& edit) {
+    auto next = std::make_unique<ConfigSnapshot>(*live_config_);
+    if (edit) edit(*next);
+    std::vector<std::string> errors;
+    auto tls = std::make_unique<TlsListeners>(TlsListeners::Reload(*next, *live_config_, *live_tls_, errors));
+    if (!errors.empty()) return errors;
+    Switch(std::move(next), std::move(tls));
+    return {};
+  }
+  // `baton ctl rotate-ticket-keys`.
+  void RotateTicketKeys() {
+    auto next = std::make_unique<ConfigSnapshot>(*live_config_);
+    std::vector<std::string> errors;
+    auto tls = std::make_unique<TlsListeners>(TlsListeners::RotateTicketKeys(*next, *live_tls_, errors));
+    EXPECT_TRUE(errors.empty());
+    Switch(std::move(next), std::move(tls));
+  }
+  const TlsListeners& LiveTls() const { return *live_tls_; }
+
   // ---- Observation ----
 
   ProxyEngine& Engine(uint16_t w = 0) { return *engines_[w]; }
@@ -812,6 +838,18 @@ class ProxyBed {
     }
   };
 
+  void Switch(std::unique_ptr<ConfigSnapshot> next, std::unique_ptr<TlsListeners> tls) {
+    const uint32_t generation = uint32_t(generations_.size()) + 2;  // the bed's own config is 1
+    for (auto& e : engines_) {
+      e->Reconfigure(*live_config_, live_tls_, *next, tls.get(), generation, now_us);
+      e->Flush(now_us, sink_);  // as the worker's pass does after ApplyAdmin
+    }
+    live_config_ = next.get();
+    live_tls_ = tls.get();
+    generations_.emplace_back(std::move(next), std::move(tls));
+    CollectEngineOutput();
+  }
+
   void PumpPeers() {
     for (Conn* c : AllConns()) {
       tcp::TcpEndpoint ep = c->Ep();
@@ -842,6 +880,10 @@ class ProxyBed {
   L3Stack l3_;
   testkit::FakeSink sink_;
   TlsListeners tls_;  // before the engines: their sessions point into it
+  // Generations made by Reload(), also before the engines; they run the last.
+  std::vector<std::pair<std::unique_ptr<ConfigSnapshot>, std::unique_ptr<TlsListeners>>> generations_;
+  const ConfigSnapshot* live_config_ = &config_;
+  const TlsListeners* live_tls_ = &tls_;
   std::unique_ptr<SessionSpace> space_;  // before the engines: they run its sessions
   std::vector<std::unique_ptr<ProxyEngine>> engines_;
   std::vector<uint16_t> queue_owner_;  // queue -> the worker serving it

@@ -101,6 +101,13 @@ BedOptions TlsBed(BedOptions o = {}) {
   return o;
 }
 
+// The TLS listener TlsBed adds (for a reload that brings it back).
+ListenerConfig TlsBedListenerForTest() {
+  ConfigSnapshot c = BedConfig(SmallTcp());
+  TlsBed().edit_config(c);
+  return c.listeners.back();
+}
+
 // ---- libssl as the client --------------------------------------------------------------
 
 // Drives an SSL object over a bed connection: ciphertext from Conn::in, to Conn::out.
@@ -116,10 +123,12 @@ struct SslClient {
   bool got_close_notify = false;
   int error = 0;                    // SSL_get_error of a failure other than want-read
 
-  explicit SslClient(const std::string& sni, const std::string& alpn = "") {
+  // `trust`: the certificates the client accepts (default: the site certificate).
+  explicit SslClient(const std::string& sni, const std::string& alpn = "", std::vector<X509*> trust = {}) {
     ctx = SSL_CTX_new(TLS_client_method());
     SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION);
-    X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), SiteCert().cert);
+    if (trust.empty()) trust.push_back(SiteCert().cert);
+    for (X509* t : trust) X509_STORE_add_cert(SSL_CTX_get_cert_store(ctx), t);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
     ssl = SSL_new(ctx);
     SSL_set_bio(ssl, BIO_new(BIO_s_mem()), BIO_new(BIO_s_mem()));
@@ -524,6 +533,275 @@ TEST(TlsProxy, RebalancedTlsSessionsContinueOnTheOther) {
     EXPECT_EQ(bed.Rebalance(0, 1, 1.0), owned);
     EXPECT_EQ(bed.Engine(0).ActiveSessions(), 0u);
   });
+}
+
+// ---- Live reload (ProxyEngine::Reconfigure; docs/CONFIG.md "Live reload") ------------
+
+// A certificate of the test's own in its own folder, so the test may overwrite the files.
+struct OwnedCert {
+  TestCert c;
+  explicit OwnedCert(const std::vector<std::string>& names) : c(MakeCertFiles(names)) {}
+  ~OwnedCert() {
+    std::filesystem::remove_all(c.dir);
+    X509_free(c.cert);
+  }
+};
+
+// Copies `from`'s PEM files over `to`'s: what an operator's cert renewal does.
+void ReplaceFiles(const TestCert& from, const TestCert& to) {
+  std::filesystem::copy_file(from.cert_file, to.cert_file, std::filesystem::copy_options::overwrite_existing);
+  std::filesystem::copy_file(from.key_file, to.key_file, std::filesystem::copy_options::overwrite_existing);
+}
+
+X509* PeerCert(const SslClient& t) { return SSL_get0_peer_certificate(t.ssl); }
+
+// A handshake in flight when the certificates are reloaded finishes with the old one;
+// the next handshake gets the new one.
+TEST(TlsProxyReload, HandshakeInFlightFinishesAcrossCertificateReload) {
+  // Distinct subjects: the client trusts both, and looks trust anchors up by subject.
+  OwnedCert old_cert({"old.example.com", "www.example.com"}), new_cert({"new.example.com", "www.example.com"});
+  const std::string cert_file = old_cert.c.cert_file, key_file = old_cert.c.key_file;
+  BedOptions o = TlsBed();
+  o.edit_config = [inner = o.edit_config, cert_file, key_file](ConfigSnapshot& c) {
+    inner(c);
+    c.listeners.back().tls.certificates = {{cert_file, key_file, 1}};
+  };
+  ProxyBed bed(o);
+  ASSERT_TRUE(bed.tls_errors.empty()) << bed.tls_errors.front();
+  // The client's first copy of the old certificate, before the files change.
+  X509* old_x509 = X509_dup(old_cert.c.cert);
+  SslClient first("www.example.com", "", {old_x509, new_cert.c.cert});
+  Conn& c1 = bed.Connect(kPortTls);
+  first.Attach(c1);
+  first.plain_out = {'o', 'n', 'e'};
+  // Our flight has reached the client; its Finished is on the wire, not yet with us.
+  ASSERT_TRUE(bed.RunUntil([&] { return !c1.in.empty(); })) << Describe(bed);
+  ASSERT_EQ(bed.Counted(Counter::kTlsHandshakes), 0u);
+  ReplaceFiles(new_cert.c, old_cert.c);
+  ASSERT_EQ(bed.Reload(nullptr), std::vector<std::string>{});
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 3; }))
+      << Describe(bed);
+  EXPECT_EQ(first.error, 0);
+  EXPECT_EQ(X509_cmp(PeerCert(first), old_x509), 0);
+  bed.LastBackendConn()->out = {'1'};
+  ASSERT_TRUE(bed.RunUntil([&] { return first.plain_in.size() == 1; })) << Describe(bed);
+
+  SslClient second("www.example.com", "", {old_x509, new_cert.c.cert});
+  Conn& c2 = bed.Connect(kPortTls);
+  second.Attach(c2);
+  second.plain_out = {'t', 'w', 'o'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() != nullptr && bed.BackendConns().size() == 2 &&
+                                        bed.LastBackendConn()->in.size() == 3; }))
+      << Describe(bed);
+  EXPECT_EQ(X509_cmp(PeerCert(second), new_cert.c.cert), 0);
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakes), 2u);
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakeFailures), 0u);
+  EXPECT_EQ(bed.UnexpectedDrops(), "");
+  X509_free(old_x509);
+}
+
+// A certificate reload that cannot read a file changes nothing.
+TEST(TlsProxyReload, BadCertificateReloadChangesNothing) {
+  ProxyBed bed(TlsBed());
+  const TlsListeners* before = &bed.LiveTls();
+  const std::vector<std::string> errors = bed.Reload([](ConfigSnapshot& c) {
+    c.source = "t.toml";
+    c.listeners.back().tls.certificates[0].cert_file = "/nonexistent/cert.pem";
+    c.listeners.back().tls.certificates[0].line = 9;
+  });
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0].rfind("t.toml:9: listener[3].tls.certificates[0]: ", 0), 0u) << errors[0];
+  EXPECT_EQ(&bed.LiveTls(), before);
+}
+
+// A plain TCP session whose backend the reload removes carries on, counted nowhere;
+// the backends that stay keep their counters; new sessions see the new pool.
+TEST(TlsProxyReload, SessionKeepsItsBackendWhenTheReloadRemovesIt) {
+  ProxyBed bed(TlsBed());
+  Conn& client = bed.Connect(kPortRoundRobin);
+  client.out = {'a'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 1; }))
+      << Describe(bed);
+  Conn& backend = *bed.LastBackendConn();
+  ASSERT_EQ(backend.backend, 0);  // round robin starts at the first
+  Conn& other = bed.Connect(kPortRoundRobin);
+  other.out = {'b'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.BackendConns().size() == 2 && bed.LastBackendConn()->in.size() == 1; }))
+      << Describe(bed);
+  ASSERT_EQ(bed.LastBackendConn()->backend, 1);
+  ASSERT_EQ(bed.PoolActive(0, 0), 1u);
+  ASSERT_EQ(bed.PoolActive(0, 1), 1u);
+
+  // Pool "web" loses backend 0 and gets its backends in another order; pool "web-lc" goes.
+  ASSERT_EQ(bed.Reload([](ConfigSnapshot& c) {
+    c.pools[0].backends = {c.pools[0].backends[2], c.pools[0].backends[1]};
+    c.pools[0].backends[0].weight = 3;
+    c.pools.erase(c.pools.begin() + 1);
+    c.listeners.erase(c.listeners.begin() + 2);  // "http-lc" used "web-lc"
+    for (ListenerConfig& l : c.listeners) l.pool = 0;
+    for (TlsRouteConfig& r : c.listeners.back().tls.routes) r.pool = r.pool == kApiPool ? 1 : 0;
+  }), std::vector<std::string>{});
+  ASSERT_EQ(bed.Engine().Pools().size(), 2u);
+  EXPECT_EQ(bed.PoolActive(0, 0), 0u);  // now 198.18.3.103
+  EXPECT_EQ(bed.PoolActive(0, 1), 1u);  // 198.18.3.102, carried over with its session
+  EXPECT_EQ(bed.Engine().Pools()[0].Counters()[1].sessions_started, 1u);
+
+  // Both old sessions still move bytes both ways.
+  client.out.push_back('c');
+  backend.out = {'x', 'y'};
+  ASSERT_TRUE(bed.RunUntil([&] { return backend.in.size() == 2 && client.in.size() == 2; })) << Describe(bed);
+  // A new session goes to the new first backend (weight 3).
+  Conn& third = bed.Connect(kPortRoundRobin);
+  third.out = {'d'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.BackendConns().size() == 3 && bed.LastBackendConn()->in.size() == 1; }))
+      << Describe(bed);
+  EXPECT_EQ(bed.LastBackendConn()->backend, 2);
+  EXPECT_EQ(bed.PoolActive(0, 0), 1u);
+
+  // The uncounted session ends cleanly and leaves the counters alone.
+  client.close_after_send = true;
+  backend.app = [](Conn& self) {
+    if (self.PeerFin()) self.close_after_send = true;
+  };
+  ASSERT_TRUE(bed.RunUntil([&] { return client.Finished() && backend.Finished(); }, 60 * kSec)) << Describe(bed);
+  EXPECT_FALSE(client.Reset() || backend.Reset());
+  EXPECT_EQ(bed.PoolActive(0, 1), 1u);
+  EXPECT_EQ(bed.PoolActive(0, 0), 1u);
+  EXPECT_EQ(bed.Counted(Counter::kReloadSessionsReset), 0u);
+  EXPECT_EQ(bed.UnexpectedDrops(), "");
+}
+
+// A removed listener takes no new SYN; its established session carries on, the one
+// still in its TLS handshake is reset.
+TEST(TlsProxyReload, RemovedListenerResetsHandshakesKeepsEstablished) {
+  ProxyBed bed(TlsBed());
+  SslClient done("www.example.com");
+  Conn& c1 = bed.Connect(kPortTls);
+  done.Attach(c1);
+  done.plain_out = {'h', 'i'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 2; }))
+      << Describe(bed);
+  Conn& backend = *bed.LastBackendConn();
+  Conn& silent = bed.Connect(kPortTls);  // TCP up, no ClientHello yet
+  ASSERT_TRUE(bed.RunUntil([&] { return silent.Connected(); })) << Describe(bed);
+
+  ASSERT_EQ(bed.Reload([](ConfigSnapshot& c) { c.listeners.pop_back(); }), std::vector<std::string>{});
+  ASSERT_TRUE(bed.RunUntil([&] { return silent.Reset(); }, 5 * kSec)) << Describe(bed);
+  EXPECT_EQ(bed.Counted(Counter::kReloadSessionsReset), 1u);
+  backend.out = {'o', 'k'};
+  ASSERT_TRUE(bed.RunUntil([&] { return done.plain_in.size() == 2; })) << Describe(bed);
+  EXPECT_EQ(done.error, 0);
+  Conn& late = bed.Connect(kPortTls);
+  ASSERT_TRUE(bed.RunUntil([&] { return late.Reset(); }, 5 * kSec)) << Describe(bed);
+  EXPECT_GE(bed.Dropped(DropReason::kTcpNoListener), 1u);
+
+  // And back: a listener added by a reload takes sessions at once.
+  ASSERT_EQ(bed.Reload([](ConfigSnapshot& c) {
+    ListenerConfig l = TlsBedListenerForTest();
+    c.listeners.push_back(l);
+  }), std::vector<std::string>{});
+  SslClient again("www.example.com");
+  Conn& c3 = bed.Connect(kPortTls);
+  again.Attach(c3);
+  again.plain_out = {'!'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() != &backend && bed.LastBackendConn()->in.size() == 1; }))
+      << Describe(bed);
+  EXPECT_EQ(again.error, 0);
+}
+
+// An engine started without TLS gets its first TLS listener by a reload.
+TEST(TlsProxyReload, FirstTlsListenerByReload) {
+  BedOptions o;
+  o.tcp.buffer_bytes = 64 * kKiB;  // a TLS flight must fit (TlsBed's size)
+  ProxyBed bed(o);
+  Conn& plain = bed.Connect(kPortRoundRobin);
+  plain.out = {'p'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 1; }))
+      << Describe(bed);
+  ASSERT_EQ(bed.Reload([](ConfigSnapshot& c) { TlsBed().edit_config(c); }), std::vector<std::string>{});
+  SslClient tls("www.example.com");
+  Conn& client = bed.Connect(kPortTls);
+  tls.Attach(client);
+  tls.plain_out = {'t'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.BackendConns().size() == 2 && bed.LastBackendConn()->in.size() == 1; }))
+      << Describe(bed);
+  EXPECT_EQ(tls.error, 0);
+  plain.out.push_back('q');
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.BackendConns()[0]->in.size() == 2; })) << Describe(bed);
+}
+
+// A ticket issued before a rotation still opens after it (the keys a resumption would
+// try) and libssl resumes with it, a config or certificate reload keeps the keys, and
+// after kMaxRotatedTicketKeys rotations the first key is gone (a full handshake).
+TEST(TlsProxyReload, TicketResumesAcrossOneRotation) {
+  ProxyBed bed(TlsBed());
+  SslClient t("www.example.com");
+  Conn& c = bed.Connect(kPortTls);
+  t.Attach(c);
+  t.plain_out = {'q'};
+  ASSERT_TRUE(bed.RunUntil([&] { return bed.LastBackendConn() && bed.LastBackendConn()->in.size() == 1; }))
+      << Describe(bed);
+  Conn& backend = *bed.LastBackendConn();
+  backend.out = {'r'};
+  ASSERT_TRUE(bed.RunUntil([&] { return t.plain_in.size() == 1; })) << Describe(bed);  // tickets read too
+  SSL_SESSION* session = SSL_get1_session(t.ssl);
+  ASSERT_NE(session, nullptr);
+  const unsigned char* tick = nullptr;
+  size_t tick_len = 0;
+  SSL_SESSION_get0_ticket(session, &tick, &tick_len);
+  ASSERT_GT(tick_len, 0u);
+  const crypto::ByteView ticket(tick, tick_len);
+  std::optional<crypto::CryptoContext> ctx = crypto::CryptoContext::Create();
+  ASSERT_TRUE(ctx);
+  constexpr size_t kTlsListener = 3;  // TlsBed's, after the bed's three TCP listeners
+  auto opens = [&] {
+    crypto::tls::TicketContents contents;
+    return crypto::tls::OpenTls13Ticket(*ctx, bed.LiveTls().For(kTlsListener)->server.ticket_keys, ticket, contents);
+  };
+  ASSERT_TRUE(opens());
+  const crypto::tls::TicketKey first_key = bed.LiveTls().For(kTlsListener)->ticket_keys[0];
+
+  bed.RotateTicketKeys();
+  const std::vector<crypto::tls::TicketKey>* keys = &bed.LiveTls().For(kTlsListener)->ticket_keys;
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_NE((*keys)[0].name, first_key.name);
+  EXPECT_EQ((*keys)[1].name, first_key.name);
+  EXPECT_EQ(bed.LiveTls().For(kTlsListener)->tls12_ticket_keys.size(), 2u);
+  EXPECT_TRUE(opens());
+  // libssl resumes with it (`t` is still open: freeing an SSL that did not shut down
+  // makes its session non-resumable).
+  auto resumes = [&] {
+    SslClient r("www.example.com");
+    SSL_set_session(r.ssl, session);
+    Conn& rc = bed.Connect(kPortTls);
+    r.Attach(rc);
+    r.plain_out = {'x'};
+    const size_t n = bed.BackendConns().size();
+    EXPECT_TRUE(bed.RunUntil([&] { return bed.BackendConns().size() == n + 1 && bed.LastBackendConn()->in.size() == 1; }))
+        << Describe(bed);
+    EXPECT_EQ(r.error, 0);
+    const bool reused = SSL_session_reused(r.ssl) == 1;
+    SSL_shutdown(r.ssl);
+    rc.app = nullptr;  // `r` ends here; its connection stays open, idle
+    return reused;
+  };
+  EXPECT_TRUE(resumes());
+  EXPECT_EQ(bed.Counted(Counter::kTlsResumed), 1u);
+  // The session begun before the rotation carries on.
+  t.plain_out.push_back('s');
+  ASSERT_TRUE(bed.RunUntil([&] { return backend.in.size() == 2; })) << Describe(bed);
+
+  ASSERT_EQ(bed.Reload(nullptr), std::vector<std::string>{});  // reload-certs keeps the keys
+  keys = &bed.LiveTls().For(kTlsListener)->ticket_keys;
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[1].name, first_key.name);
+  for (size_t i = 1; i < kMaxRotatedTicketKeys; ++i) bed.RotateTicketKeys();
+  EXPECT_EQ(bed.LiveTls().For(kTlsListener)->ticket_keys.size(), kMaxRotatedTicketKeys);
+  EXPECT_FALSE(opens());
+  EXPECT_FALSE(resumes());  // a full handshake instead
+  SSL_SESSION_free(session);
+  EXPECT_EQ(t.error, 0);
+  EXPECT_EQ(bed.Counted(Counter::kTlsHandshakeFailures), 0u);
 }
 
 }  // namespace

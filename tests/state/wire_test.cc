@@ -212,6 +212,7 @@ Session BusySession() {
   s.tls_start_us = 41;
   s.request_start_us = 42;
   s.connect_start_us = 43;
+  s.config_generation = 0x01020304;
   s.listener = 5;
   s.pool = 6;
   s.backend_index = 7;
