@@ -12,6 +12,7 @@ namespace baton::cp {
 namespace {
 
 using nlohmann::json;
+using dp::IpAddr;
 
 json Error(std::string message) { return {{"ok", false}, {"error", std::move(message)}}; }
 json Ok(json result) { return {{"ok", true}, {"result", std::move(result)}}; }
@@ -118,6 +119,65 @@ uint16_t WorkerArgument(const json& req, const char* key, uint16_t workers) {
   return it->get<uint16_t>();
 }
 
+// "ADDRESS:PORT" of an IPv4 endpoint, or a refusal naming the field.
+std::pair<IpAddr, uint16_t> EndpointArgument(const json& v, const char* key) {
+  const std::string text = v.is_string() ? v.get<std::string>() : "";
+  const size_t colon = text.rfind(':');
+  const std::optional<IpAddr> ip = colon == std::string::npos ? std::nullopt : IpAddr::Parse(text.substr(0, colon));
+  int port = 0;
+  if (colon != std::string::npos) {
+    const std::string p = text.substr(colon + 1);
+    if (!p.empty() && p.size() <= 5 && p.find_first_not_of("0123456789") == std::string::npos) port = std::stoi(p);
+  }
+  if (!ip || port < 1 || port > 65535)
+    throw std::invalid_argument(std::string("\"") + key + "\" must be \"ADDRESS:PORT\", got " + v.dump().substr(0, 64));
+  return {*ip, uint16_t(port)};
+}
+
+// "sessions": counts; with "list": true, the sessions matching the filters too.
+json SessionsCommand(const ApiSources& s, const json& req) {
+  json out = SessionsToJson(s.stats());
+  const auto list = req.find("list");
+  if (list == req.end() || (list->is_boolean() && !list->get<bool>())) {
+    for (const char* k : {"worker", "client", "vip", "backend", "limit"})
+      if (req.contains(k)) throw std::invalid_argument(std::string("\"") + k + "\" goes only with \"list\":true");
+    return out;
+  }
+  if (!list->is_boolean()) throw std::invalid_argument("\"list\" must be true or false");
+  if (!s.list_sessions) throw std::runtime_error("this baton cannot list sessions");
+  dp::SessionFilter f;
+  if (const auto w = req.find("worker"); w != req.end())
+    f.worker = WorkerArgument(req, "worker", s.config != nullptr ? s.config->dataplane.workers : 1);
+  if (const auto c = req.find("client"); c != req.end()) {
+    f.client = c->is_string() ? IpAddr::Parse(c->get<std::string>()) : std::nullopt;
+    if (!f.client) throw std::invalid_argument("\"client\" must be an IPv4 address, got " + c->dump().substr(0, 64));
+  }
+  if (const auto v = req.find("vip"); v != req.end()) f.vip = EndpointArgument(*v, "vip");
+  if (const auto b = req.find("backend"); b != req.end()) f.backend = EndpointArgument(*b, "backend");
+  if (const auto l = req.find("limit"); l != req.end()) {
+    if (!l->is_number_integer() || l->get<int64_t>() < 1 || l->get<int64_t>() > 10000)
+      throw std::invalid_argument("\"limit\" must be an integer 1..10000, got " + l->dump().substr(0, 64));
+    f.limit = l->get<uint32_t>();
+  }
+  uint64_t matched = 0;
+  json list_out = json::array();
+  for (const dp::SessionInfo& i : s.list_sessions(f, matched)) {
+    list_out.push_back({{"index", i.index},
+                        {"worker", i.worker},
+                        {"owner", i.owner_state},
+                        {"client", i.client},
+                        {"vip", i.vip},
+                        {"backend", i.backend.empty() ? json(nullptr) : json(i.backend)},
+                        {"snat_port", i.snat_port},
+                        {"client_tcp", i.client_tcp},
+                        {"backend_tcp", i.backend_tcp.empty() ? json(nullptr) : json(i.backend_tcp)},
+                        {"tls", i.tls}});
+  }
+  out["matched"] = matched;
+  out["list"] = std::move(list_out);
+  return out;
+}
+
 json WorkerCommand(const ApiSources& s, const json& req) {
   if (s.config == nullptr || !s.halt_worker) throw std::runtime_error("this baton cannot control workers");
   const uint16_t w = WorkerArgument(req, "worker", s.config->dataplane.workers);
@@ -187,6 +247,7 @@ struct Command {
 
 constexpr std::string_view kBackendArguments[] = {"pool", "backend", "action", "weight"};
 constexpr std::string_view kWorkerArguments[] = {"worker", "action"};
+constexpr std::string_view kSessionsArguments[] = {"list", "worker", "client", "vip", "backend", "limit"};
 constexpr std::string_view kRebalanceArguments[] = {"from", "to", "share"};
 
 constexpr std::string_view kReloadArguments[] = {"path"};
@@ -194,7 +255,7 @@ constexpr std::string_view kReloadArguments[] = {"path"};
 const std::array<Command, 13> kCommands = {{
     {"stats", [](const ApiSources& s, const json&) { return StatsToJson(s.stats()); }, {}},
     {"stats.drops", [](const ApiSources& s, const json&) { return DropsToJson(s.stats()); }, {}},
-    {"sessions", [](const ApiSources& s, const json&) { return SessionsToJson(s.stats()); }, {}},
+    {"sessions", SessionsCommand, kSessionsArguments},
     {"backends", [](const ApiSources& s, const json&) { return BackendsToJson(s.stats()); }, {}},
     {"ports", [](const ApiSources& s, const json&) { return PortsToJson(s.stats()); }, {}},
     {"version", [](const ApiSources& s, const json&) { return json{{"version", s.version}}; }, {}},

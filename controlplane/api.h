@@ -30,6 +30,8 @@ struct ApiSources {
   // dp::HaltWorker and dp::Rebalance in baton run; unset: refused.
   std::function<std::string(uint16_t worker)> halt_worker;
   std::function<std::string(uint16_t from, uint16_t to, double share, uint64_t& moved)> rebalance;
+  // dp::ListSessions in baton run; unset: "sessions" answers counts only.
+  std::function<std::vector<dp::SessionInfo>(const dp::SessionFilter&, uint64_t& matched)> list_sessions;
   // Live reload (cp::Reloader in baton run): "" on success, else why nothing changed.
   // `reload` takes a config path; "" means the file the running config came from. On
   // success `config` already points at the new snapshot. Unset: refused.

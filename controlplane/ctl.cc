@@ -64,7 +64,9 @@ std::string BackendState(const json& b) {
 const std::vector<CtlCommand>& CtlCommands() {
   static const std::vector<CtlCommand> commands = {
       {"stats", "stats", "every counter: ports, backends, workers, drops"},
-      {"sessions", "sessions", "sessions active, total and per worker"},
+      {"sessions", "sessions",
+       "sessions active, total and per worker; sessions list [worker=N] [client=IP] [vip=IP:PORT] "
+       "[backend=IP:PORT] [limit=N] lists them"},
       {"backends", "backends", "per-backend sessions and connect failures"},
       {"drops", "stats.drops", "non-zero drops by reason, and why TCP refused segments"},
       {"ports", "ports", "ports and their NIC counters"},
@@ -145,6 +147,18 @@ std::string FormatCtlResult(const std::string& command, const json& r) {
       << ")\n";
     for (const json& w : r.value("workers", json::array()))
       o << "  worker " << U(w, "worker") << " (lcore " << U(w, "lcore") << "): " << U(w, "active") << "\n";
+    if (r.contains("list")) {
+      o << "matched " << U(r, "matched") << ", listed " << r["list"].size() << "\n";
+      for (const json& x : r["list"]) {
+        o << "  #" << U(x, "index") << " worker " << U(x, "worker") << (x.value("owner", "") == "owned" ? "" : " (handing off)")
+          << " " << x.value("client", "") << " -> " << x.value("vip", "") << (x.value("tls", false) ? " tls" : "")
+          << " [" << x.value("client_tcp", "") << "]";
+        if (x["backend"].is_string())
+          o << " | :" << U(x, "snat_port") << " -> " << x["backend"].get<std::string>() << " ["
+            << (x["backend_tcp"].is_string() ? x["backend_tcp"].get<std::string>() : "") << "]";
+        o << "\n";
+      }
+    }
   } else if (command == "backends") {
     for (const json& b : r) {
       o << "backend " << b.value("pool", "") << " " << b.value("address", "") << ": sessions "
@@ -189,6 +203,24 @@ json NumberOrText(const std::string& n) {
 
 std::string CtlRequest(const CtlCommand& command, const std::vector<std::string>& args, std::string& error) {
   json req{{"command", command.api_command}};
+  if (command.name == "sessions" && !args.empty()) {
+    if (args[0] != "list") {
+      error = "usage: baton ctl sessions [list [worker=N] [client=IP] [vip=IP:PORT] [backend=IP:PORT] [limit=N]]";
+      return "";
+    }
+    req["list"] = true;
+    for (size_t i = 1; i < args.size(); ++i) {
+      const size_t eq = args[i].find('=');
+      if (eq == std::string::npos || eq == 0) {
+        error = "sessions list: expected KEY=VALUE, got " + args[i];
+        return "";
+      }
+      const std::string key = args[i].substr(0, eq), value = args[i].substr(eq + 1);
+      // Numbers go as numbers; baton says what a key takes.
+      req[key] = key == "worker" || key == "limit" ? NumberOrText(value) : json(value);
+    }
+    return req.dump();
+  }
   if (command.name == "worker") {
     if (args.size() != 2 || args[0] != "halt") {
       error = "usage: baton ctl worker halt N";

@@ -117,6 +117,9 @@ int Run(const RunArgs& args) {
   sources.reload_certs = [&reloader] { return reloader.ReloadCertificates(); };
   sources.rotate_ticket_keys = [&reloader] { return reloader.RotateTicketKeys(); };
   sources.halt_worker = [](uint16_t worker) { return baton::dp::HaltWorker(worker); };
+  sources.list_sessions = [](const baton::dp::SessionFilter& f, uint64_t& matched) {
+    return baton::dp::ListSessions(f, matched);
+  };
   sources.rebalance = [](uint16_t from, uint16_t to, double share, uint64_t& moved) {
     return baton::dp::Rebalance(from, to, share, 3000, moved);  // below ctl's own timeout
   };

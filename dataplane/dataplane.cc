@@ -200,6 +200,49 @@ std::string CannotPublish() {
 
 }  // namespace
 
+std::vector<SessionInfo> ListSessions(const SessionFilter& f, uint64_t& matched) {
+  Dataplane& dp = Dp();
+  matched = 0;
+  std::vector<SessionInfo> out;
+  if (!dp.space) return out;
+  const state::SessionStore& store = dp.space->store();
+  auto addr = [](uint32_t ip, uint16_t port) { return IpAddr::V4(ip).ToString() + ":" + std::to_string(port); };
+  // TCP states are bytes the owner writes: read them as relaxed atomics (a snapshot).
+  auto state_of = [](const tcp::TcpConnection& c) {
+    const tcp::TcpState st = std::atomic_ref<const tcp::TcpState>(c.state).load(std::memory_order_relaxed);
+    return std::string(tcp::kTcpStateText[tcp::TcpIdx(st)]);
+  };
+  for (uint32_t i = 0; i < store.capacity(); ++i) {
+    const state::Owner o = state::Unpack(store.OwnerOf(i));
+    if (o.state == state::OwnerState::kFree) continue;
+    const FlowKey* c = store.KeyOf(i, state::Side::kClient);
+    if (c == nullptr) continue;  // being set up or torn down
+    const FlowKey* b = store.KeyOf(i, state::Side::kBackend);
+    if (f.worker && o.core != *f.worker) continue;
+    if (f.client && f.client->V4HostOrder() != c->remote_ip) continue;
+    if (f.vip && (f.vip->first.V4HostOrder() != c->local_ip || f.vip->second != c->local_port)) continue;
+    if (f.backend && (b == nullptr || f.backend->first.V4HostOrder() != b->remote_ip || f.backend->second != b->remote_port))
+      continue;
+    if (++matched > f.limit) continue;
+    const Session& s = dp.space->At(i);
+    SessionInfo info;
+    info.index = i;
+    info.worker = o.core;
+    info.owner_state = o.state == state::OwnerState::kOwned ? "owned" : "handing_off";
+    info.client = addr(c->remote_ip, c->remote_port);
+    info.vip = addr(c->local_ip, c->local_port);
+    if (b != nullptr) {
+      info.backend = addr(b->remote_ip, b->remote_port);
+      info.snat_port = b->local_port;
+    }
+    info.client_tcp = state_of(s.client);
+    info.backend_tcp = b != nullptr ? state_of(s.backend) : "";
+    info.tls = std::atomic_ref<const bool>(s.tls).load(std::memory_order_relaxed);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 std::string HaltWorker(uint16_t worker) {
   Dataplane& dp = Dp();
   if (!dp.launched) return "the data plane is not running";

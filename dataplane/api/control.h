@@ -5,9 +5,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "dataplane/api/config.h"
+#include "dataplane/api/ip_addr.h"
 #include "dataplane/api/log.h"
 #include "dataplane/api/stats.h"
 
@@ -82,6 +84,27 @@ struct BackendChange {
 // A new ticket-sealing key per TLS listener, the previous ones still opening tickets
 // (at most 4 kept); a listener with a ticket_key_file reads the file again instead.
 [[nodiscard]] std::string RotateTicketKeys();
+
+// `baton ctl sessions list`: the sessions in the shared table that match every set
+// filter, at most `limit` of them (`matched` counts them all). Read from the main lcore
+// while the workers run: each entry is a snapshot that may be one burst old.
+struct SessionFilter {
+  std::optional<uint16_t> worker;
+  std::optional<IpAddr> client;                       // the client's address
+  std::optional<std::pair<IpAddr, uint16_t>> vip;     // VIP and port
+  std::optional<std::pair<IpAddr, uint16_t>> backend; // backend address and port
+  uint32_t limit = 100;
+};
+struct SessionInfo {
+  uint32_t index = 0;           // record index in the shared table
+  uint16_t worker = 0;          // owner core
+  std::string owner_state;      // "owned" or "handing_off"
+  std::string client, vip, backend;  // "ip:port"; backend empty before it is chosen
+  uint16_t snat_port = 0;
+  std::string client_tcp, backend_tcp;  // TCP states ("ESTABLISHED", ...)
+  bool tls = false;
+};
+[[nodiscard]] std::vector<SessionInfo> ListSessions(const SessionFilter& filter, uint64_t& matched);
 
 // Stops the workers, then the ports, and releases EAL memory. Idempotent. Returns the
 // final counters, taken after the workers stopped (so nothing is missing from them).

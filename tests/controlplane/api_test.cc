@@ -46,7 +46,23 @@ class Dispatch : public ::testing::Test {
                         rebalances_.push_back({from, to, share});
                         moved = 5;
                         return std::string();
+                      },
+                      [this](const dp::SessionFilter& f, uint64_t& matched) {
+                        listed_.push_back(f);
+                        matched = 7;
+                        dp::SessionInfo i;
+                        i.index = 3;
+                        i.worker = 1;
+                        i.owner_state = "owned";
+                        i.client = "198.18.1.10:40000";
+                        i.vip = "198.18.100.10:443";
+                        i.backend = "198.18.3.101:80";
+                        i.snat_port = 10001;
+                        i.client_tcp = i.backend_tcp = "ESTABLISHED";
+                        i.tls = true;
+                        return std::vector<dp::SessionInfo>{i};
                       }};
+  std::vector<dp::SessionFilter> listed_;
   std::vector<uint16_t> halted_;
   struct Move {
     uint16_t from, to;
@@ -253,6 +269,43 @@ TEST_F(Dispatch, WorkerAndRebalanceMisuseIsRefusedAndChangesNothing) {
   }
   EXPECT_TRUE(halted_.empty());
   EXPECT_TRUE(rebalances_.empty());
+}
+
+TEST_F(Dispatch, SessionsListPassesTheFiltersAndShowsEachSession) {
+  config_.dataplane.workers = 2;
+  const json a = Ask(R"({"command":"sessions","list":true,"worker":1,"client":"198.18.1.10",)"
+                     R"("vip":"198.18.100.10:443","backend":"198.18.3.101:80","limit":5})");
+  ASSERT_TRUE(a.value("ok", false)) << a.dump();
+  ASSERT_EQ(listed_.size(), 1u);
+  const dp::SessionFilter& f = listed_[0];
+  EXPECT_EQ(f.worker, std::optional<uint16_t>(1));
+  EXPECT_EQ(f.client->ToString(), "198.18.1.10");
+  EXPECT_EQ(f.vip->first.ToString(), "198.18.100.10");
+  EXPECT_EQ(f.vip->second, 443);
+  EXPECT_EQ(f.backend->second, 80);
+  EXPECT_EQ(f.limit, 5u);
+  EXPECT_EQ(a["result"]["matched"], 7);
+  EXPECT_EQ(a["result"]["list"][0]["backend"], "198.18.3.101:80");
+  EXPECT_EQ(a["result"]["active"], 7);  // the counts stay
+  EXPECT_NE(FormatCtlResult("sessions", a["result"]).find("#3 worker 1 198.18.1.10:40000 -> 198.18.100.10:443 tls"),
+            std::string::npos);
+  const struct {
+    const char* request;
+    const char* error;
+  } bad[] = {
+      {R"({"command":"sessions","worker":1})", "\"worker\" goes only with \"list\":true"},
+      {R"({"command":"sessions","list":"yes"})", "\"list\" must be true or false"},
+      {R"({"command":"sessions","list":true,"vip":"198.18.100.10"})", "\"vip\" must be \"ADDRESS:PORT\""},
+      {R"({"command":"sessions","list":true,"backend":"x:80"})", "\"backend\" must be \"ADDRESS:PORT\""},
+      {R"({"command":"sessions","list":true,"client":"300.1.1.1"})", "\"client\" must be an IPv4 address"},
+      {R"({"command":"sessions","list":true,"limit":0})", "\"limit\" must be an integer 1..10000, got 0"},
+      {R"({"command":"sessions","list":true,"worker":4})", "\"worker\" must be a worker number 0..1, got 4"},
+  };
+  for (const auto& c : bad) {
+    const std::string e = ErrorOf(c.request);
+    EXPECT_NE(e.find(c.error), std::string::npos) << c.request << " -> " << e;
+  }
+  EXPECT_EQ(listed_.size(), 1u);
 }
 
 TEST_F(Dispatch, UnknownCommandNamesTheKnownOnes) {

@@ -63,11 +63,15 @@ scenario() {
   BOX_PIDS=()
 }
 
-if scenario halt-download download 443 $((20 << 20)) "${CTL} worker halt 1"; then
+# The trigger also lists some sessions while they move (baton ctl sessions list).
+if scenario halt-download download 443 $((20 << 20)) \
+  "${CTL} worker halt 1; sleep 1; ${CTL} sessions list vip=${VIP}:443 limit=5 >${E2E_TMP}/list.txt"; then
   check "halt-download: worker 1 halted and worker 0 took it over" \
     test "$(box_stat halt-download '(s["lcores"][1]["state"], s["lcores"][1]["taken_over_by"])')" = "('halted', 0)"
   adopted=$(box_stat halt-download 's["counters"]["sessions_adopted"]')
   check "halt-download: worker 0 adopted worker 1's sessions (${adopted})" test "${adopted}" -gt 0
+  check "halt-download: sessions list shows sessions on worker 0 with their backends ($(head -1 "${E2E_TMP}/list.txt"))" \
+    grep -qE "worker 0 .* -> ${VIP}:443 tls \[ESTABLISHED\] \| :[0-9]+ -> 198\.18\.3\.10[1-3]:80" "${E2E_TMP}/list.txt"
   check "halt-download: the log says worker 1 halted, was declared stalled and its sessions adopted" \
     grep -q '"event":"worker_adopted_sessions"' "${E2E_TMP}/halt-download.log"
   grep -E '"event":"worker_(halted|stalled|adopted_sessions)"' "${E2E_TMP}/halt-download.log" | sed 's/^/    /'
