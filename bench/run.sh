@@ -64,11 +64,12 @@ echo "== bench/dp_tls_bench"
 run_dp_tls || { echo "bench: dp_tls_bench failed" >&2; failed=1; }
 
 # Testbed comparisons, each with its own time limit so that `make bench` stays under
-# 15 min in all (tls_core 120 + dp_tls 120 + 210 + 450 s at most): l4_compare (1 GiB over L4, baton vs HAProxy,
+# 20 min in all (tls_core 120 + dp_tls 120 + 210 + 450 + 300 s at most): l4_compare (1 GiB over L4, baton vs HAProxy,
 # 3 rounds: ~2-3 min), tls_compare (TLS 1.3 termination, baton vs HAProxy vs NGINX,
 # 3 rounds: ~5-6 min). docs/BENCH.md says what they measure.
-benches=(bench/l4_compare.sh bench/tls_compare.sh)
-declare -A limit=([bench/l4_compare.sh]=210 [bench/tls_compare.sh]=450)
+# workers_compare (1 vs 2 workers and the stall at adoption, 2 rounds: ~2 min).
+benches=(bench/l4_compare.sh bench/tls_compare.sh bench/workers_compare.sh)
+declare -A limit=([bench/l4_compare.sh]=210 [bench/tls_compare.sh]=450 [bench/workers_compare.sh]=300)
 for b in "${benches[@]}"; do
   echo "== ${b}"
   timeout "${limit[${b}]:-600}" "${b}" --build "${BUILD}" || { echo "bench: ${b} failed" >&2; failed=1; }
