@@ -178,6 +178,9 @@ void Worker::Run(const std::atomic<bool>& stop) {
 void Worker::Park(WorkerState why, const std::atomic<bool>& stop) {
   // What a stuck core looks like to the others: no beats, no polling, nothing sent. Our
   // TX buffers were flushed at the end of the last pass.
+  // Its sessions are another worker's from now on (adopted, or soon): it counts none.
+  published_.sessions_active.store(0, std::memory_order_relaxed);
+  for (PublishedStats::Backend& b : published_.backends) b.active.store(0, std::memory_order_relaxed);
   published_.state.store(why, std::memory_order_release);
   if (why == WorkerState::kHalted && log_ != nullptr)
     (void)log_->Log(NowUs(rte_get_timer_hz()), LogLevel::kWarn, LogEvent::kWorkerHalted, {});
