@@ -188,6 +188,23 @@ std::string JoinLines(const std::vector<std::string>& lines) {
   return all;
 }
 
+// Same pools in the same order, each with the same backends (address and port, in order)
+// and the same health checks.
+bool SameHealthTargets(const ConfigSnapshot& a, const ConfigSnapshot& b) {
+  if (a.pools.size() != b.pools.size()) return false;
+  for (size_t p = 0; p < a.pools.size(); ++p) {
+    const PoolConfig &x = a.pools[p], &y = b.pools[p];
+    if (x.name != y.name || x.backends.size() != y.backends.size()) return false;
+    const HealthConfig &hx = x.health, &hy = y.health;
+    if (hx.enabled != hy.enabled || hx.interval_ms != hy.interval_ms || hx.timeout_ms != hy.timeout_ms ||
+        hx.rise != hy.rise || hx.fall != hy.fall || hx.http_path != hy.http_path)
+      return false;
+    for (size_t i = 0; i < x.backends.size(); ++i)
+      if (!(x.backends[i].address == y.backends[i].address) || x.backends[i].port != y.backends[i].port) return false;
+  }
+  return true;
+}
+
 // Why a new generation cannot be made now, or "".
 std::string CannotPublish() {
   const Dataplane& dp = Dp();
@@ -300,6 +317,12 @@ std::string Reconfigure(const ConfigSnapshot& next) {
       next.tcp.max_sessions != run.tcp.max_sessions || next.tcp.buffer_bytes != run.tcp.buffer_bytes ||
       run.listeners.empty() != next.listeners.empty())
     return "refused: workers, ports, tcp.max_sessions, tcp.buffer_kib and having listeners at all cannot change live";
+  // The health checker (worker 0) probes the pools and backends of the started config by
+  // position: while it runs, a reload must leave pools, backends and their checks as
+  // they are, or health would be applied to the wrong backends.
+  if (Dp().health && !SameHealthTargets(next, *Dp().generations.front().config))
+    return "refused: pools, their backends and [pool.health] cannot change live while health checks run "
+           "(restart baton to apply it)";
   std::vector<std::string> errors;
   auto tls = std::make_unique<TlsListeners>(TlsListeners::Reload(next, run, *cur.tls, errors));
   if (!errors.empty()) return JoinLines(errors);
