@@ -213,6 +213,27 @@ void EchoBackend(Conn& c) {
   };
 }
 
+// `n` libssl clients on the TLS listener, each sending PatternBytes(first_stream + i,
+// bytes) to echoing backends.
+struct EchoClients {
+  std::vector<std::unique_ptr<SslClient>> tls;
+  std::vector<Conn*> clients;
+  EchoClients(ProxyBed& bed, int n, uint32_t first_stream, size_t bytes) {
+    bed.on_backend_accept = EchoBackend;
+    for (int i = 0; i < n; ++i) {
+      tls.push_back(std::make_unique<SslClient>("www.example.com"));
+      clients.push_back(&bed.Connect(kPortTls));
+      tls.back()->Attach(*clients.back());
+      tls.back()->plain_out = PatternBytes(first_stream + uint32_t(i), bytes);
+    }
+  }
+  bool AllBack() const {
+    for (const auto& t : tls)
+      if (t->plain_in.size() < t->plain_out.size()) return false;
+    return true;
+  }
+};
+
 std::string Describe(ProxyBed& bed) {
   std::string s = "t=" + std::to_string(bed.now_us / 1000) + "ms sessions=" +
                   std::to_string(bed.Engine().ActiveSessions()) + " drops: " + bed.UnexpectedDrops() +
@@ -405,21 +426,9 @@ TEST(TlsProxy, LossySoak) {
     o.front.jitter_us = 1000;
     ProxyBed bed(o);
     constexpr int kClients = 4;
-    std::vector<std::unique_ptr<SslClient>> tls;
-    std::vector<Conn*> clients;
-    bed.on_backend_accept = EchoBackend;
-    for (int i = 0; i < kClients; ++i) {
-      tls.push_back(std::make_unique<SslClient>("www.example.com"));
-      clients.push_back(&bed.Connect(kPortTls));
-      tls.back()->Attach(*clients.back());
-      tls.back()->plain_out = PatternBytes(uint32_t(10 + i), 128 * kKiB);
-    }
-    ASSERT_TRUE(bed.RunUntil([&] {
-      for (auto& t : tls)
-        if (t->plain_in.size() < t->plain_out.size()) return false;
-      return true;
-    }, 120 * kSec)) << "seed " << seed << "\n" << Describe(bed);
-    for (auto& t : tls) {
+    EchoClients echo(bed, kClients, 10, 128 * kKiB);
+    ASSERT_TRUE(bed.RunUntil([&] { return echo.AllBack(); }, 120 * kSec)) << "seed " << seed << "\n" << Describe(bed);
+    for (auto& t : echo.tls) {
       EXPECT_EQ(t->plain_in, t->plain_out) << "seed " << seed;
       EXPECT_EQ(t->error, 0);
     }
@@ -484,33 +493,20 @@ void TlsSessionsMove(const std::function<void(ProxyBed&)>& move) {
   o.front.delay_us = 1000;
   ProxyBed bed(o);
   constexpr int kClients = 8;
-  std::vector<std::unique_ptr<SslClient>> tls;
-  std::vector<Conn*> clients;
-  bed.on_backend_accept = EchoBackend;
-  for (int i = 0; i < kClients; ++i) {
-    tls.push_back(std::make_unique<SslClient>("www.example.com"));
-    clients.push_back(&bed.Connect(kPortTls));
-    tls.back()->Attach(*clients.back());
-    tls.back()->plain_out = PatternBytes(uint32_t(40 + i), 256 * kKiB);
-  }
-  size_t total = 0;
+  EchoClients echo(bed, kClients, 40, 256 * kKiB);
   ASSERT_TRUE(bed.RunUntil([&] {
-    total = 0;
-    for (auto& t : tls) total += t->plain_in.size();
+    size_t total = 0;
+    for (auto& t : echo.tls) total += t->plain_in.size();
     return total >= kClients * 96 * kKiB;
   }, 60 * kSec)) << Describe(bed);
   ASSERT_GT(bed.Engine(0).ActiveSessions(), 0u);
   ASSERT_GT(bed.Engine(1).ActiveSessions(), 0u);
   move(bed);
-  ASSERT_TRUE(bed.RunUntil([&] {
-    for (auto& t : tls)
-      if (t->plain_in.size() < t->plain_out.size()) return false;
-    return true;
-  }, 120 * kSec)) << Describe(bed);
-  for (int i = 0; i < kClients; ++i) {
-    EXPECT_EQ(tls[size_t(i)]->plain_in, tls[size_t(i)]->plain_out) << "client " << i;
-    EXPECT_EQ(tls[size_t(i)]->error, 0) << "client " << i;
-    EXPECT_FALSE(clients[size_t(i)]->Reset()) << "client " << i;
+  ASSERT_TRUE(bed.RunUntil([&] { return echo.AllBack(); }, 120 * kSec)) << Describe(bed);
+  for (size_t i = 0; i < kClients; ++i) {
+    EXPECT_EQ(echo.tls[i]->plain_in, echo.tls[i]->plain_out) << "client " << i;
+    EXPECT_EQ(echo.tls[i]->error, 0) << "client " << i;
+    EXPECT_FALSE(echo.clients[i]->Reset()) << "client " << i;
   }
   EXPECT_EQ(bed.Counted(Counter::kTlsHandshakes), uint64_t(kClients));  // no new handshake
   EXPECT_EQ(bed.Counted(Counter::kTlsHandshakeFailures) + bed.Counted(Counter::kTlsSessionFailures), 0u);
