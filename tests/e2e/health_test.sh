@@ -174,11 +174,17 @@ ms=$(wait_for "b('${DOWN}')['up']" 3000) || true
 check "${DOWN} is up again in ${ms} ms" test "$(py "b('${DOWN}')['up']")" = True
 
 # Hundreds of probes so far, 64 probe ports: each port was reused several times against
-# nginx, whose side of each closed probe sits in TIME-WAIT for 60 s. None may fail.
+# nginx, whose side of each closed probe sits in TIME-WAIT for 60 s. A reused port that
+# collided would fail as refused or reset: none may. A 150 ms timeout can expire now
+# and then on a busy 2-CPU VM; those stay rare and never take a healthy backend down.
 probes=$(py 'sum(b(a)["health_checks"]["ok"] for a in ("198.18.3.101", "198.18.3.103"))' || true)
-failed=$(py 'sum(n for a in ("198.18.3.101", "198.18.3.103") for k, n in b(a)["health_checks"].items() if k != "ok")' || true)
-check "probes of .101 and .103: ${probes} ok (> 64: every probe port reused), ${failed} failed" \
+failed=$(py 'sum(n for a in ("198.18.3.101", "198.18.3.103") for k, n in b(a)["health_checks"].items() if k not in ("ok", "timeout"))' || true)
+timeouts=$(py 'sum(b(a)["health_checks"].get("timeout", 0) for a in ("198.18.3.101", "198.18.3.103"))' || true)
+check "probes of .101 and .103: ${probes} ok (> 64: every probe port reused), ${failed} failed other than by timeout" \
   test "${probes:-0}" -gt 64 -a "${failed:-1}" -eq 0
+check "probes of .101 and .103: ${timeouts:-?} timed out (at most 1 in 50)" test "$(( ${timeouts:-999} * 50 ))" -le "${probes:-0}"
+check "the healthy backends were never marked down" \
+  bash -c "! grep -E '\"event\":\"backend_down\".*198\.18\.3\.10[13]:80' '${LOG}'"
 
 # 5. ctl and metrics show it.
 human=$("${CTL[@]}" backends || true)
