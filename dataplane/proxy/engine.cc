@@ -124,19 +124,10 @@ ProxyEngine::ProxyEngine(const ConfigSnapshot& config, uint16_t front, uint16_t 
   live_listeners_ = uint16_t(listeners_.size());
   const bool any_tls = std::any_of(listeners_.begin(), listeners_.end(), [](const Listener& l) { return l.tls; });
   if (any_tls) {
-    crypto_ = crypto::CryptoContext::Create();
-    // TLS 1.2 per listener: the shared TLS 1.3 config underneath, and this worker's own
-    // session-id cache (ids resume on the worker that issued them; tickets anywhere).
-    tls12_cache_ = std::make_unique<crypto::tls::Tls12MemorySessionCache>(kTls12CachedSessions);
+    StartTlsSupport();
     tls12_.resize(listeners_.size());
-    for (size_t i = 0; i < listeners_.size(); ++i) {
-      const TlsListener* t = listeners_[i].tls;
-      if (t == nullptr) continue;
-      tls12_[i].base = &t->server;
-      if (t->config.tickets_per_handshake != 0) tls12_[i].ticket_keys = t->tls12_ticket_keys;
-      tls12_[i].session_cache = tls12_cache_.get();
-      tls12_[i].tls13_enabled = t->config.tls13;
-    }
+    for (size_t i = 0; i < listeners_.size(); ++i)
+      if (listeners_[i].tls != nullptr) tls12_[i] = Tls12For(*listeners_[i].tls);
   }
 
   // Every session of the space may end up here (adoption, rebalance).
@@ -258,9 +249,8 @@ void ProxyEngine::CountIn(uint32_t idx) noexcept {
 
 void ProxyEngine::ResetMoved(uint32_t idx, uint64_t now_us) noexcept {
   Session& s = S(idx);
-  ++active_;
-  if (s.half_open) ++half_open_;
   s.counted_on_backend = false;  // its indices are another config's: touch no pool
+  CountIn(idx);
   counters_.Count(Counter::kReloadSessionsReset);
   if (s.client.state != TcpState::kClosed) ClientEp(idx).Abort();
   if (s.backend_open && s.backend.state != TcpState::kClosed) BackendEp(idx).Abort();
@@ -364,6 +354,23 @@ void ProxyEngine::StartTls(uint32_t idx, uint64_t now_us) noexcept {
   s.tls_start_us = now_us;
   s.small_records = kSmallRecordsPerBurst;
   s.handshake_deadline_us = now_us + uint64_t(l.config.handshake_timeout_ms) * kUsPerMs;
+}
+
+void ProxyEngine::StartTlsSupport() {
+  if (!crypto_) crypto_ = crypto::CryptoContext::Create();
+  // Kept once made: TLS 1.2 configs point at it.
+  if (!tls12_cache_) tls12_cache_ = std::make_unique<crypto::tls::Tls12MemorySessionCache>(kTls12CachedSessions);
+}
+
+crypto::tls::Tls12Config ProxyEngine::Tls12For(const TlsListener& t) const noexcept {
+  // TLS 1.2 per listener: the shared TLS 1.3 config underneath, and this worker's own
+  // session-id cache (ids resume on the worker that issued them; tickets anywhere).
+  crypto::tls::Tls12Config c;
+  c.base = &t.server;
+  if (t.config.tickets_per_handshake != 0) c.ticket_keys = t.tls12_ticket_keys;
+  c.session_cache = tls12_cache_.get();
+  c.tls13_enabled = t.config.tls13;
+  return c;
 }
 
 uint64_t ProxyEngine::WallMs(uint64_t now_us) noexcept {

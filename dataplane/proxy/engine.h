@@ -165,6 +165,10 @@ class ProxyEngine {
   void Acquire(uint32_t idx, uint64_t now_us) noexcept;
   void CountIn(uint32_t idx) noexcept;  // Release()'s inverse, counts only
   uint64_t WallMs(uint64_t now_us) noexcept;
+  // TLS on this engine: its CryptoContext and TLS 1.2 session-id cache (once), and the
+  // TLS 1.2 config of a listener on top of its TLS 1.3 one.
+  void StartTlsSupport();
+  crypto::tls::Tls12Config Tls12For(const TlsListener& t) const noexcept;
   void ReturnSnatPort(uint16_t port) noexcept;
   uint32_t AllocSession() noexcept;
   // A session for a new client flow with its client connection initialised, or kNone

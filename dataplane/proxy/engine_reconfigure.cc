@@ -8,11 +8,6 @@
 #include "dataplane/proxy/engine.h"
 
 namespace baton::dp {
-namespace {
-
-constexpr size_t kTls12CachedSessions = 4096;  // as engine.cc: session ids remembered per worker
-
-}  // namespace
 
 void ProxyEngine::Reconfigure(const ConfigSnapshot& from, const TlsListeners* from_tls, const ConfigSnapshot& to,
                               const TlsListeners* to_tls, uint32_t generation, uint64_t now_us) {
@@ -41,11 +36,7 @@ void ProxyEngine::Reconfigure(const ConfigSnapshot& from, const TlsListeners* fr
     listeners.push_back({l.vip.V4HostOrder(), l.port, l.pool, l.proxy_protocol, to_tls ? to_tls->For(i) : nullptr});
   }
   const bool any_tls = std::any_of(listeners.begin(), listeners.end(), [](const Listener& l) { return l.tls; });
-  if (any_tls && !crypto_) {
-    // The first TLS listener of this engine: what the constructor sets up for TLS.
-    crypto_ = crypto::CryptoContext::Create();
-    tls12_cache_ = std::make_unique<crypto::tls::Tls12MemorySessionCache>(kTls12CachedSessions);
-  }
+  if (any_tls) StartTlsSupport();  // the engine's first TLS listener may come with a reload
   if (any_tls && (!crypto_ || space_.TlsSlot(0) == nullptr)) {
     // No TLS possible on this worker: its TLS listeners take no SYN (VIP 0.0.0.0 is never
     // one of our addresses, so no segment finds them).
@@ -91,14 +82,8 @@ void ProxyEngine::Reconfigure(const ConfigSnapshot& from, const TlsListeners* fr
   std::vector<crypto::tls::Tls12Config> tls12;
   if (any_tls || !retired_v12.empty()) {
     tls12.resize(listeners.size());
-    for (size_t i = 0; i < live_listeners; ++i) {
-      const TlsListener* t = listeners[i].tls;
-      if (t == nullptr) continue;
-      tls12[i].base = &t->server;
-      if (t->config.tickets_per_handshake != 0) tls12[i].ticket_keys = t->tls12_ticket_keys;
-      tls12[i].session_cache = tls12_cache_.get();
-      tls12[i].tls13_enabled = t->config.tls13;
-    }
+    for (size_t i = 0; i < live_listeners; ++i)
+      if (listeners[i].tls != nullptr) tls12[i] = Tls12For(*listeners[i].tls);
     std::copy(retired_v12.begin(), retired_v12.end(), tls12.begin() + ptrdiff_t(live_listeners));
   }
   if (!tls12_.empty()) retired_tls12_.push_back(std::move(tls12_));
