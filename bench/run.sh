@@ -12,56 +12,39 @@ cd "${ROOT}" || exit 1
 
 failed=0
 
-# Per-core TLS limits (bench/tls_core_bench.cc): one process on one core, under a minute,
-# no testbed. Writes bench/results/tls_core-YYYYmmdd-HHMMSS-<commit>.{md,csv}.
-run_tls_core() {
-  local bin="${BUILD}/bench/tls_core_bench" commit stamp out tmp
+# run_core_bench NAME KEY ARGS: one in-memory benchmark binary bench/NAME on one core,
+# under two minutes, no testbed. Its CSV lines start with "bench," or "KEY,"; the rest
+# is the Markdown report. Writes bench/results/KEY-YYYYmmdd-HHMMSS-<commit>.{md,csv}.
+run_core_bench() {
+  local name=$1 key=$2 args=$3 bin commit stamp out tmp
+  bin="${BUILD}/bench/${name}"
   [[ -x ${bin} ]] || { echo "bench: no ${bin} (build first)" >&2; return 1; }
   commit=$(git -C "${ROOT}" rev-parse --short HEAD 2>/dev/null || echo unknown)
   [[ -n $(git -C "${ROOT}" status --porcelain 2>/dev/null) ]] && commit="${commit}-dirty"
   stamp=$(date +%Y%m%d-%H%M%S)
   mkdir -p "${ROOT}/bench/results"
-  out="${ROOT}/bench/results/tls_core-${stamp}-${commit}"
+  out="${ROOT}/bench/results/${key}-${stamp}-${commit}"
   tmp=$(mktemp)
-  # shellcheck disable=SC2086  # TLS_CORE_BENCH_ARGS is a list of options
-  if ! timeout 120 "${bin}" --commit "${commit}" ${TLS_CORE_BENCH_ARGS:-} >"${tmp}"; then
+  # shellcheck disable=SC2086  # args is a list of options
+  if ! timeout 120 "${bin}" --commit "${commit}" ${args} >"${tmp}"; then
     rm -f "${tmp}"
     return 1
   fi
-  grep -Ev '^(bench|tls_core),' "${tmp}" >"${out}.md"
-  grep -E '^(bench|tls_core),' "${tmp}" >"${out}.csv"
+  grep -Ev "^(bench|${key})," "${tmp}" >"${out}.md"
+  grep -E "^(bench|${key})," "${tmp}" >"${out}.csv"
   rm -f "${tmp}"
   cat "${out}.md"
   echo "(written to ${out}.md and .csv)"
 }
+
+# Per-core TLS limits (bench/tls_core_bench.cc): one process on one core, under a minute.
 echo "== bench/tls_core_bench"
-run_tls_core || { echo "bench: tls_core_bench failed" >&2; failed=1; }
+run_core_bench tls_core_bench tls_core "${TLS_CORE_BENCH_ARGS:-}" || { echo "bench: tls_core_bench failed" >&2; failed=1; }
 
 # The TLS data plane on one core, in memory (bench/dp_tls_bench.cc): ProxyEngine with a
-# TLS listener between our own TLS clients and TCP backends, under a minute, no testbed.
-# Writes bench/results/dp_tls-YYYYmmdd-HHMMSS-<commit>.{md,csv}.
-run_dp_tls() {
-  local bin="${BUILD}/bench/dp_tls_bench" commit stamp out tmp
-  [[ -x ${bin} ]] || { echo "bench: no ${bin} (build first)" >&2; return 1; }
-  commit=$(git -C "${ROOT}" rev-parse --short HEAD 2>/dev/null || echo unknown)
-  [[ -n $(git -C "${ROOT}" status --porcelain 2>/dev/null) ]] && commit="${commit}-dirty"
-  stamp=$(date +%Y%m%d-%H%M%S)
-  mkdir -p "${ROOT}/bench/results"
-  out="${ROOT}/bench/results/dp_tls-${stamp}-${commit}"
-  tmp=$(mktemp)
-  # shellcheck disable=SC2086  # DP_TLS_BENCH_ARGS is a list of options
-  if ! timeout 120 "${bin}" --commit "${commit}" ${DP_TLS_BENCH_ARGS:-} >"${tmp}"; then
-    rm -f "${tmp}"
-    return 1
-  fi
-  grep -Ev '^(bench|dp_tls),' "${tmp}" >"${out}.md"
-  grep -E '^(bench|dp_tls),' "${tmp}" >"${out}.csv"
-  rm -f "${tmp}"
-  cat "${out}.md"
-  echo "(written to ${out}.md and .csv)"
-}
+# TLS listener between our own TLS clients and TCP backends, under a minute.
 echo "== bench/dp_tls_bench"
-run_dp_tls || { echo "bench: dp_tls_bench failed" >&2; failed=1; }
+run_core_bench dp_tls_bench dp_tls "${DP_TLS_BENCH_ARGS:-}" || { echo "bench: dp_tls_bench failed" >&2; failed=1; }
 
 # Testbed comparisons, each with its own time limit so that `make bench` stays under
 # 20 min in all (tls_core 120 + dp_tls 120 + 210 + 450 + 300 s at most): l4_compare (1 GiB over L4, baton vs HAProxy,
